@@ -1,0 +1,354 @@
+package io.streamgate.config;
+
+import io.streamgate.config.RouteConfig.HostHeader;
+import io.streamgate.config.RouteConfig.Timeouts;
+import io.streamgate.config.ServerConfig.Limits;
+import io.streamgate.config.ServerConfig.TransportChoice;
+import io.streamgate.config.UpstreamConfig.Endpoint;
+import io.streamgate.config.UpstreamConfig.Pool;
+import java.io.IOException;
+import java.io.StringReader;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
+import org.yaml.snakeyaml.error.YAMLException;
+import org.yaml.snakeyaml.nodes.Node;
+
+/**
+ * Reads the YAML file into a validated {@link ProxyConfig}. The whole file is checked before anything uses it;
+ * the first problem found is reported with file, line, column and key path. Defaults suit LLM traffic: a request
+ * may wait minutes in vLLM's queue and then stream for many more.
+ */
+public final class ConfigLoader {
+    static final Duration DEFAULT_CONNECT = Duration.ofSeconds(5);
+    static final Duration DEFAULT_FIRST_BYTE = Duration.ofMinutes(10);
+    static final Duration DEFAULT_IDLE = Duration.ofMinutes(5);
+
+    private final String source;
+    private final EnvSubstitution env;
+
+    private ConfigLoader(String source, Function<String, String> env) {
+        this.source = source;
+        this.env = new EnvSubstitution(env);
+    }
+
+    public static ProxyConfig load(Path file) throws ConfigException {
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new ConfigException(file.toString(), 0, 0, "", "cannot read file: " + e);
+        }
+        return parse(text, file.toString());
+    }
+
+    public static ProxyConfig parse(String yaml, String sourceName) throws ConfigException {
+        return parse(yaml, sourceName, System::getenv);
+    }
+
+    /** As {@link #parse(String, String)}, resolving {@code ${VAR}} through {@code env} (tests use this). */
+    public static ProxyConfig parse(String yaml, String sourceName, Function<String, String> env) throws ConfigException {
+        return new ConfigLoader(sourceName, env).read(yaml);
+    }
+
+    private ProxyConfig read(String yaml) throws ConfigException {
+        LoaderOptions options = new LoaderOptions();
+        options.setAllowDuplicateKeys(false);
+        options.setMaxAliasesForCollections(10);
+        options.setCodePointLimit(4 * 1024 * 1024);
+        Node root;
+        try {
+            root = new Yaml(options).compose(new StringReader(yaml));
+        } catch (MarkedYAMLException e) {
+            int line = e.getProblemMark() == null ? 0 : e.getProblemMark().getLine() + 1;
+            int col = e.getProblemMark() == null ? 0 : e.getProblemMark().getColumn() + 1;
+            throw new ConfigException(source, line, col, "", "invalid YAML: " + e.getProblem());
+        } catch (YAMLException e) {
+            throw new ConfigException(source, 0, 0, "", "invalid YAML: " + e.getMessage());
+        }
+        if (root == null) {
+            throw new ConfigException(source, 0, 0, "", "the file is empty (expected server, upstreams and routes)");
+        }
+        ConfigNode top = new ConfigNode(source, "", root, env);
+        Map<String, ConfigNode> f = top.fields("server", "upstreams", "routes");
+        ServerConfig server = server(require(top, f, "server"));
+        Map<String, UpstreamConfig> upstreams = upstreams(require(top, f, "upstreams"));
+        List<RouteConfig> routes = routes(require(top, f, "routes"), upstreams, server.limits());
+        return new ProxyConfig(server, upstreams, routes, source);
+    }
+
+    private static ConfigNode require(ConfigNode parent, Map<String, ConfigNode> fields, String key) throws ConfigException {
+        ConfigNode n = fields.get(key);
+        if (n == null) {
+            throw parent.missing(key);
+        }
+        return n;
+    }
+
+    private ServerConfig server(ConfigNode node) throws ConfigException {
+        Map<String, ConfigNode> f = node.fields("listen", "io_threads", "transport", "client_idle_timeout", "drain_timeout", "limits");
+        ConfigNode listen = require(node, f, "listen");
+        HostPort hp = hostPort(listen, listen.string());
+        int ioThreads = f.containsKey("io_threads") ? f.get("io_threads").integer(0, 1024) : 0;
+        TransportChoice transport = TransportChoice.AUTO;
+        if (f.containsKey("transport")) {
+            ConfigNode t = f.get("transport");
+            transport = enumValue(t, TransportChoice.class);
+        }
+        Duration idle = durationOr(f, "client_idle_timeout", Duration.ofSeconds(75), false);
+        Duration drain = durationOr(f, "drain_timeout", Duration.ofSeconds(30), true);
+        Limits limits = limits(f.get("limits"));
+        return new ServerConfig(hp.host, hp.port, ioThreads, transport, idle, drain, limits);
+    }
+
+    private Limits limits(ConfigNode node) throws ConfigException {
+        Map<String, ConfigNode> f = node == null ? Map.of()
+                : node.fields("max_request_line", "max_header_size", "max_headers", "max_body_size");
+        int line = (int) sizeOr(f, "max_request_line", 8 * 1024, 256, 1 << 20);
+        int header = (int) sizeOr(f, "max_header_size", 32 * 1024, 1024, 1 << 20);
+        int count = f.containsKey("max_headers") ? f.get("max_headers").integer(1, 10_000) : 100;
+        long body = sizeOr(f, "max_body_size", 100L << 20, 0, Long.MAX_VALUE);
+        return new Limits(line, header, count, body);
+    }
+
+    private Map<String, UpstreamConfig> upstreams(ConfigNode node) throws ConfigException {
+        Map<String, UpstreamConfig> result = new LinkedHashMap<>();
+        Map<String, ConfigNode> entries = node.entries();
+        if (entries.isEmpty()) {
+            throw node.error("at least one upstream is required");
+        }
+        for (Map.Entry<String, ConfigNode> e : entries.entrySet()) {
+            if (!e.getKey().matches("[A-Za-z0-9_.-]+")) {
+                throw e.getValue().error("upstream names may only contain letters, digits, '_', '.' and '-'");
+            }
+            result.put(e.getKey(), upstream(e.getKey(), e.getValue()));
+        }
+        return result;
+    }
+
+    private UpstreamConfig upstream(String name, ConfigNode node) throws ConfigException {
+        Map<String, ConfigNode> f = node.fields("endpoints", "replay_buffer", "pool");
+        ConfigNode eps = require(node, f, "endpoints");
+        List<Endpoint> endpoints = new ArrayList<>();
+        for (ConfigNode ep : eps.list()) {
+            endpoints.add(endpoint(ep));
+        }
+        if (endpoints.isEmpty()) {
+            throw eps.error("at least one endpoint is required");
+        }
+        long replay = sizeOr(f, "replay_buffer", 64 * 1024, 0, 64L << 20);
+        return new UpstreamConfig(name, endpoints, replay, pool(f.get("pool")));
+    }
+
+    private Endpoint endpoint(ConfigNode node) throws ConfigException {
+        String text = node.string().trim();
+        URI uri;
+        try {
+            uri = new URI(text);
+        } catch (URISyntaxException e) {
+            throw node.error("'" + text + "' is not a URL (expected http://host:port)");
+        }
+        if (!"http".equalsIgnoreCase(uri.getScheme())) {
+            throw node.error("'" + text + "': only http:// endpoints are supported");
+        }
+        if (uri.getHost() == null) {
+            throw node.error("'" + text + "' has no host (expected http://host:port)");
+        }
+        if (uri.getRawPath() != null && !uri.getRawPath().isEmpty() && !uri.getRawPath().equals("/")
+                || uri.getRawQuery() != null || uri.getRawUserInfo() != null) {
+            throw node.error("'" + text + "': an endpoint is scheme, host and port only (use a route's rewrite_prefix for paths)");
+        }
+        String host = uri.getHost();
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        return new Endpoint(host, uri.getPort() < 0 ? 80 : uri.getPort());
+    }
+
+    private Pool pool(ConfigNode node) throws ConfigException {
+        Map<String, ConfigNode> f = node == null ? Map.of()
+                : node.fields("max_connections", "max_pending", "acquire_timeout", "idle_timeout", "max_requests_per_connection");
+        int maxConn = f.containsKey("max_connections") ? f.get("max_connections").integer(1, 1_000_000) : 1024;
+        int maxPending = f.containsKey("max_pending") ? f.get("max_pending").integer(0, 1_000_000) : 1024;
+        Duration acquire = durationOr(f, "acquire_timeout", Duration.ofSeconds(30), false);
+        Duration idle = durationOr(f, "idle_timeout", Duration.ofSeconds(4), false);
+        int maxReq = f.containsKey("max_requests_per_connection") ? f.get("max_requests_per_connection").integer(0, Integer.MAX_VALUE) : 0;
+        return new Pool(maxConn, maxPending, acquire, idle, maxReq);
+    }
+
+    private List<RouteConfig> routes(ConfigNode node, Map<String, UpstreamConfig> upstreams, Limits limits) throws ConfigException {
+        List<RouteConfig> routes = new ArrayList<>();
+        Set<String> names = new HashSet<>();
+        List<ConfigNode> items = node.list();
+        if (items.isEmpty()) {
+            throw node.error("at least one route is required");
+        }
+        for (int i = 0; i < items.size(); i++) {
+            RouteConfig r = route(items.get(i), i, upstreams, limits);
+            if (!names.add(r.name())) {
+                throw items.get(i).error("route name '" + r.name() + "' is used twice");
+            }
+            routes.add(r);
+        }
+        return routes;
+    }
+
+    private RouteConfig route(ConfigNode node, int index, Map<String, UpstreamConfig> upstreams, Limits limits) throws ConfigException {
+        Map<String, ConfigNode> f = node.fields("name", "host", "path_prefix", "methods", "upstream", "strip_prefix",
+                "rewrite_prefix", "host_header", "max_body_size", "sse_heartbeat", "timeouts");
+        String name = f.containsKey("name") ? f.get("name").string() : "route-" + index;
+        String host = null;
+        if (f.containsKey("host")) {
+            host = f.get("host").string().trim().toLowerCase(Locale.ROOT);
+            if (!host.matches("(\\*\\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?") && !host.matches("\\[[0-9a-f:.]+\\]")) {
+                throw f.get("host").error("'" + host + "' is not a host name (expected e.g. api.example.com or *.example.com)");
+            }
+        }
+        ConfigNode prefixNode = require(node, f, "path_prefix");
+        String prefix = prefixNode.string();
+        if (!prefix.startsWith("/")) {
+            throw prefixNode.error("'" + prefix + "' must start with '/'");
+        }
+        Set<String> methods = new LinkedHashSet<>();
+        if (f.containsKey("methods")) {
+            for (ConfigNode m : f.get("methods").list()) {
+                String method = m.string().trim().toUpperCase(Locale.ROOT);
+                if (!method.matches("[A-Z]+")) {
+                    throw m.error("'" + method + "' is not an HTTP method");
+                }
+                methods.add(method);
+            }
+        }
+        ConfigNode upstreamNode = require(node, f, "upstream");
+        String upstream = upstreamNode.string();
+        if (!upstreams.containsKey(upstream)) {
+            throw upstreamNode.error("unknown upstream '" + upstream + "' (known: " + String.join(", ", upstreams.keySet()) + ")");
+        }
+        boolean strip = f.containsKey("strip_prefix") && f.get("strip_prefix").bool();
+        String rewrite = null;
+        if (f.containsKey("rewrite_prefix")) {
+            if (strip) {
+                throw f.get("rewrite_prefix").error("use either strip_prefix or rewrite_prefix, not both");
+            }
+            rewrite = f.get("rewrite_prefix").string();
+            if (!rewrite.startsWith("/")) {
+                throw f.get("rewrite_prefix").error("'" + rewrite + "' must start with '/'");
+            }
+        } else if (strip) {
+            rewrite = "";
+        }
+        HostHeader hostHeader = new HostHeader(HostHeader.Mode.PRESERVE, null);
+        if (f.containsKey("host_header")) {
+            String h = f.get("host_header").string().trim();
+            if (h.equals("preserve")) {
+                hostHeader = new HostHeader(HostHeader.Mode.PRESERVE, null);
+            } else if (h.equals("upstream")) {
+                hostHeader = new HostHeader(HostHeader.Mode.UPSTREAM, null);
+            } else if (h.matches("[A-Za-z0-9.:\\[\\]-]+")) {
+                hostHeader = new HostHeader(HostHeader.Mode.LITERAL, h);
+            } else {
+                throw f.get("host_header").error("'" + h + "' is not preserve, upstream or a host name");
+            }
+        }
+        long maxBody = sizeOr(f, "max_body_size", limits.maxBodySize(), 0, Long.MAX_VALUE);
+        Duration heartbeat = durationOr(f, "sse_heartbeat", Duration.ZERO, true);
+        return new RouteConfig(name, host, prefix, methods, upstream, rewrite, hostHeader, maxBody, heartbeat, timeouts(f.get("timeouts")));
+    }
+
+    private Timeouts timeouts(ConfigNode node) throws ConfigException {
+        Map<String, ConfigNode> f = node == null ? Map.of() : node.fields("connect", "first_byte", "idle", "total");
+        return new Timeouts(
+                durationOr(f, "connect", DEFAULT_CONNECT, false),
+                durationOr(f, "first_byte", DEFAULT_FIRST_BYTE, false),
+                durationOr(f, "idle", DEFAULT_IDLE, false),
+                durationOr(f, "total", Duration.ZERO, true));
+    }
+
+    private static Duration durationOr(Map<String, ConfigNode> f, String key, Duration dflt, boolean zeroAllowed) throws ConfigException {
+        ConfigNode n = f.get(key);
+        if (n == null) {
+            return dflt;
+        }
+        Duration d = n.duration();
+        if (d.isZero() && !zeroAllowed) {
+            throw n.error("must be greater than zero");
+        }
+        return d;
+    }
+
+    private static long sizeOr(Map<String, ConfigNode> f, String key, long dflt, long min, long max) throws ConfigException {
+        ConfigNode n = f.get(key);
+        if (n == null) {
+            return dflt;
+        }
+        long v = n.size();
+        if (v < min || v > max) {
+            throw n.error(v + " bytes is out of range (expected " + min + ".." + max + " bytes)");
+        }
+        return v;
+    }
+
+    private static <E extends Enum<E>> E enumValue(ConfigNode n, Class<E> type) throws ConfigException {
+        String s = n.string().trim();
+        for (E e : type.getEnumConstants()) {
+            if (e.name().equalsIgnoreCase(s)) {
+                return e;
+            }
+        }
+        List<String> names = new ArrayList<>();
+        for (E e : type.getEnumConstants()) {
+            names.add(e.name().toLowerCase(Locale.ROOT));
+        }
+        throw n.error("'" + s + "' is not one of " + String.join(", ", names));
+    }
+
+    private record HostPort(String host, int port) {
+    }
+
+    private static HostPort hostPort(ConfigNode node, String text) throws ConfigException {
+        String t = text.trim();
+        int colon = t.lastIndexOf(':');
+        String host;
+        String port;
+        if (colon < 0) {
+            host = "0.0.0.0";
+            port = t;
+        } else {
+            host = t.substring(0, colon);
+            port = t.substring(colon + 1);
+            if (host.startsWith("[") && host.endsWith("]")) {
+                host = host.substring(1, host.length() - 1);
+            } else if (host.indexOf(':') >= 0) {
+                throw node.error("'" + t + "': write IPv6 addresses in brackets, e.g. [::1]:8080");
+            }
+            if (host.isEmpty()) {
+                host = "0.0.0.0";
+            }
+        }
+        int p;
+        try {
+            p = Integer.parseInt(port);
+        } catch (NumberFormatException e) {
+            throw node.error("'" + t + "' is not host:port");
+        }
+        if (p < 0 || p > 65535) {
+            throw node.error("port " + p + " is out of range (0..65535)");
+        }
+        return new HostPort(host, p);
+    }
+}

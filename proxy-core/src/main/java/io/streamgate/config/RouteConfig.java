@@ -1,0 +1,45 @@
+package io.streamgate.config;
+
+import java.time.Duration;
+import java.util.Set;
+
+/**
+ * How requests matching host, path prefix and method are forwarded.
+ *
+ * @param host           exact host, {@code *.suffix}, or null for any host
+ * @param methods        allowed methods, empty for any
+ * @param rewritePrefix  replaces {@code pathPrefix} when forwarding, or null to keep the path ("" strips it)
+ * @param hostHeader     what Host the backend sees
+ * @param maxBodySize    request body limit in bytes, 0 for none
+ * @param sseHeartbeat   silence after which a comment line is sent on an event stream, zero for never
+ */
+public record RouteConfig(
+        String name,
+        String host,
+        String pathPrefix,
+        Set<String> methods,
+        String upstream,
+        String rewritePrefix,
+        HostHeader hostHeader,
+        long maxBodySize,
+        Duration sseHeartbeat,
+        Timeouts timeouts) {
+
+    public RouteConfig {
+        methods = Set.copyOf(methods);
+    }
+
+    /** PRESERVE forwards the client's Host, UPSTREAM uses the endpoint's host:port, LITERAL sends {@code value}. */
+    public record HostHeader(Mode mode, String value) {
+        public enum Mode { PRESERVE, UPSTREAM, LITERAL }
+    }
+
+    /**
+     * Zero means "off" for {@code total}. The others are always on.
+     *
+     * @param firstByte from the request being sent to the response headers arriving
+     * @param idle      longest silence between two pieces of the response body
+     */
+    public record Timeouts(Duration connect, Duration firstByte, Duration idle, Duration total) {
+    }
+}

@@ -1,0 +1,26 @@
+package io.streamgate.observe;
+
+/**
+ * What one exchange did, filled in as it happens and written to the access log when it ends. Mutable and confined
+ * to the exchange's event loop.
+ */
+public final class ExchangeRecord {
+    public String requestId;
+    public String clientIp;
+    public String method;
+    public String uri;
+    public String protocol;
+    public String userAgent;
+    public String referer;
+    public String route;
+    public String upstreamEndpoint;
+    public int status;
+    public long bytesIn;
+    public long bytesOut;
+    public long startEpochMillis;
+    public long durationNanos;
+    /** Nanoseconds from request start to the response headers, or -1 when none arrived. */
+    public long firstByteNanos = -1;
+    /** Why the exchange ended unusually (e.g. client_closed, upstream_reset, idle_timeout), or null. */
+    public String note;
+}

@@ -1,0 +1,628 @@
+package io.streamgate.server;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AsciiString;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.streamgate.config.RouteConfig;
+import io.streamgate.config.UpstreamConfig.Endpoint;
+import io.streamgate.observe.AccessLog;
+import io.streamgate.observe.ExchangeRecord;
+import io.streamgate.route.Router;
+import io.streamgate.upstream.EndpointPool;
+import io.streamgate.upstream.ForwardingHeaders;
+import io.streamgate.upstream.HopByHopHeaders;
+import io.streamgate.upstream.PoolExhaustedException;
+import io.streamgate.upstream.Upstream;
+import io.streamgate.upstream.UpstreamConnection;
+import io.streamgate.upstream.UpstreamListener;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One request relayed to a backend and its response relayed back, on the client connection's event loop.
+ *
+ * <p>Bodies stream both ways and are never aggregated. Reads on each side are driven by the other side's
+ * writability, so a slow reader holds back the writer and memory per exchange stays bounded. The response is
+ * flushed at the end of every upstream read burst, which for an event stream means every event as it arrives.
+ *
+ * <p>Failure rules: before any response byte reached the client the client gets a JSON error (502, 503, 504); after,
+ * the client connection is cut without the terminating chunk, so a client can always tell a broken stream from a
+ * finished one. A request that met a reused connection already closed by the backend is sent once more on a fresh
+ * connection, provided its body is still held in full (up to the upstream's replay_buffer).
+ */
+final class Exchange implements UpstreamListener {
+    private static final AsciiString EVENT_STREAM = AsciiString.cached("text/event-stream");
+    private static final byte[] HEARTBEAT = ":\n\n".getBytes(StandardCharsets.US_ASCII);
+
+    private final ClientConnectionHandler connection;
+    private final ChannelHandlerContext ctx;
+    private final Gateway gateway;
+    private final RouteConfig route;
+    private final Upstream upstream;
+    private final HttpRequest request;
+    private final RequestTarget target;
+    private final String requestId;
+    private final ExchangeRecord record;
+    private final long startNanos;
+    private final boolean headRequest;
+    private final boolean clientHttp11;
+    private final String clientHost;
+
+    private boolean clientKeepAlive;
+    private Endpoint endpoint;
+    private UpstreamConnection upstreamConn;
+    private int attempts;
+    /** Body parts that arrived before an upstream connection was ready. */
+    private final ArrayDeque<HttpContent> pendingBody = new ArrayDeque<>();
+    /** Copies of the body sent so far, kept while it fits the replay buffer, for the one transparent retry. */
+    private List<ByteBuf> replay = new ArrayList<>(2);
+    private long replayBytes;
+    private long bodyBytes;
+    private boolean requestComplete;
+    private boolean requestSent;
+    private boolean upstreamNeedsFlush;
+    private boolean responseStarted;
+    private boolean responseComplete;
+    private boolean interim;
+    private boolean upstreamKeepAlive;
+    private boolean eventStream;
+    /** Newlines at the tail of what was relayed: 2 means we sit at an event boundary. */
+    private int trailingNewlines;
+    private boolean done;
+
+    private long lastUpstreamActivity;
+    private long lastClientWrite;
+    private long firstByteDeadline = Long.MAX_VALUE;
+    private ScheduledFuture<?> timer;
+    private long timerDeadline = Long.MAX_VALUE;
+
+    Exchange(ClientConnectionHandler connection, Gateway gateway, Snapshot snapshot, RouteConfig route, HttpRequest request,
+             RequestTarget target, String requestId, ExchangeRecord record) {
+        this.connection = connection;
+        this.ctx = connection.ctx();
+        this.gateway = gateway;
+        this.route = route;
+        this.upstream = snapshot.upstreams().get(route.upstream());
+        this.request = request;
+        this.target = target;
+        this.requestId = requestId;
+        this.record = record;
+        this.startNanos = record.durationNanos;
+        this.headRequest = request.method().equals(HttpMethod.HEAD);
+        this.clientHttp11 = request.protocolVersion().equals(HttpVersion.HTTP_1_1);
+        this.clientKeepAlive = HttpUtil.isKeepAlive(request) && !gateway.draining();
+        this.clientHost = request.headers().get(HttpHeaderNames.HOST);
+        this.lastUpstreamActivity = startNanos;
+    }
+
+    boolean requestComplete() {
+        return requestComplete;
+    }
+
+    boolean canAcceptBody() {
+        return !done && upstreamConn != null && upstreamConn.channel().isWritable();
+    }
+
+    void start() {
+        gateway.exchangeStarted();
+        boolean chunked = HttpUtil.isTransferEncodingChunked(request);
+        HttpHeaders h = request.headers();
+        HopByHopHeaders.strip(h);
+        if (chunked) {
+            h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED); // re-framed hop by hop
+        }
+        ForwardingHeaders.apply(h, connection.clientIp(), "http", clientHost);
+        h.set(RequestIds.HEADER, requestId);
+        switch (route.hostHeader().mode()) {
+            case LITERAL:
+                h.set(HttpHeaderNames.HOST, route.hostHeader().value());
+                break;
+            case PRESERVE:
+                if (clientHost == null) {
+                    h.remove(HttpHeaderNames.HOST); // set per endpoint below, as UPSTREAM does
+                }
+                break;
+            default:
+                break;
+        }
+        request.setUri(target.withPath(Router.rewrite(route, target.path())));
+        request.setProtocolVersion(HttpVersion.HTTP_1_1);
+        rearmTimer();
+        acquire(false);
+    }
+
+    private void acquire(boolean fresh) {
+        attempts++;
+        if (endpoint == null) {
+            endpoint = upstream.next();
+        }
+        EndpointPool pool = gateway.pools().pool(ctx.channel().eventLoop(), upstream.config(), endpoint);
+        Future<UpstreamConnection> f = pool.acquire((int) Math.min(Integer.MAX_VALUE, route.timeouts().connect().toMillis()), fresh);
+        if (f.isDone()) {
+            onAcquired(f);
+        } else {
+            f.addListener(done -> onAcquired(f));
+        }
+    }
+
+    private void onAcquired(Future<UpstreamConnection> f) {
+        if (!f.isSuccess()) {
+            if (done) {
+                return;
+            }
+            Throwable cause = f.cause();
+            if (cause instanceof PoolExhaustedException) {
+                fail(ProxyError.POOL_EXHAUSTED, cause.getMessage(), "pool_exhausted");
+            } else if (cause instanceof ConnectTimeoutException) {
+                fail(ProxyError.UPSTREAM_TIMEOUT, "connecting to " + endpoint + " timed out", "connect_timeout");
+            } else {
+                fail(ProxyError.UPSTREAM_UNAVAILABLE, "cannot connect to " + endpoint + ": " + cause.getMessage(), "connect_failed");
+            }
+            return;
+        }
+        UpstreamConnection c = f.getNow();
+        if (done) {
+            c.release(true); // never used by us, still clean
+            return;
+        }
+        upstreamConn = c;
+        c.attach(this);
+        record.upstreamEndpoint = c.endpoint();
+        Channel ch = c.channel();
+        if (route.hostHeader().mode() == RouteConfig.HostHeader.Mode.UPSTREAM
+                || route.hostHeader().mode() == RouteConfig.HostHeader.Mode.PRESERVE && clientHost == null) {
+            request.headers().set(HttpHeaderNames.HOST, endpoint.authority());
+        }
+        ch.write(request);
+        HttpContent part;
+        if (attempts > 1) {
+            // A retry: the replay copies hold every body byte received so far, parked parts included.
+            while ((part = pendingBody.poll()) != null) {
+                part.release();
+            }
+            for (ByteBuf b : replay) {
+                ch.write(new DefaultHttpContent(b.retainedDuplicate()));
+            }
+            if (requestComplete) {
+                ch.write(LastHttpContent.EMPTY_LAST_CONTENT);
+            }
+        } else {
+            while ((part = pendingBody.poll()) != null) {
+                ch.write(part);
+            }
+        }
+        if (requestComplete) {
+            markRequestSent();
+        }
+        ch.flush();
+        ch.read();
+        connection.updateReading();
+    }
+
+    /** Body parts, or a rejection of a malformed body, from the client connection. */
+    void onRequestInput(Object msg) {
+        if (!(msg instanceof HttpContent)) {
+            ReferenceCountUtil.release(msg);
+            if (msg instanceof RejectedRequest && !done) {
+                RejectedRequest r = (RejectedRequest) msg;
+                clientKeepAlive = false;
+                if (responseStarted) {
+                    abort("bad_request_body");
+                } else {
+                    fail(r.error(), r.message(), "bad_request_body");
+                }
+            }
+            return;
+        }
+        HttpContent part = (HttpContent) msg;
+        if (done) {
+            part.release();
+            return;
+        }
+        int n = part.content().readableBytes();
+        bodyBytes += n;
+        record.bytesIn = bodyBytes;
+        lastUpstreamActivity = System.nanoTime();
+        if (route.maxBodySize() > 0 && bodyBytes > route.maxBodySize()) {
+            part.release();
+            clientKeepAlive = false;
+            if (responseStarted) {
+                abort("body_too_large");
+            } else {
+                fail(ProxyError.BODY_TOO_LARGE, "request body exceeds the limit of " + route.maxBodySize() + " bytes", "body_too_large");
+            }
+            return;
+        }
+        keepForReplay(part.content(), n);
+        boolean last = part instanceof LastHttpContent;
+        if (last) {
+            requestComplete = true;
+        }
+        if (upstreamConn == null) {
+            pendingBody.add(part);
+            return;
+        }
+        Channel ch = upstreamConn.channel();
+        if (last) {
+            ch.writeAndFlush(part);
+            markRequestSent();
+        } else {
+            ch.write(part);
+            upstreamNeedsFlush = true;
+        }
+    }
+
+    private void keepForReplay(ByteBuf content, int n) {
+        if (replay == null) {
+            return;
+        }
+        if (replayBytes + n > upstream.config().replayBuffer()) {
+            dropReplay();
+        } else if (n > 0) {
+            replay.add(content.retainedDuplicate());
+            replayBytes += n;
+        }
+    }
+
+    private void dropReplay() {
+        if (replay != null) {
+            replay.forEach(ReferenceCountUtil::release);
+            replay = null;
+        }
+    }
+
+    private void markRequestSent() {
+        requestSent = true;
+        if (!responseStarted) {
+            firstByteDeadline = System.nanoTime() + route.timeouts().firstByte().toNanos();
+            rearmTimer();
+        }
+    }
+
+    /** Flushes body parts written during the client's read burst. */
+    void flushUpstream() {
+        if (upstreamNeedsFlush && upstreamConn != null) {
+            upstreamNeedsFlush = false;
+            upstreamConn.channel().flush();
+        }
+    }
+
+    @Override
+    public void onUpstreamMessage(HttpObject msg) {
+        if (done) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (msg.decoderResult().isFailure()) {
+            String why = String.valueOf(msg.decoderResult().cause());
+            ReferenceCountUtil.release(msg);
+            upstreamKeepAlive = false;
+            if (responseStarted) {
+                abort("upstream_bad_response");
+            } else {
+                fail(ProxyError.UPSTREAM_BAD_RESPONSE, "invalid response from " + endpoint + ": " + why, "upstream_bad_response");
+            }
+            return;
+        }
+        if (msg instanceof HttpResponse) {
+            HttpResponse response = (HttpResponse) msg;
+            int code = response.status().code();
+            if (code < 200) {
+                ReferenceCountUtil.release(msg);
+                if (code == 101) {
+                    fail(ProxyError.UPSTREAM_BAD_RESPONSE, "backend switched protocols, which this gateway does not relay",
+                            "upstream_bad_response");
+                    return;
+                }
+                interim = true; // 100 or 103: the final response follows on the same connection
+                return;
+            }
+            onResponseHead(response);
+        }
+        if (msg instanceof HttpContent) {
+            HttpContent part = (HttpContent) msg;
+            if (interim) {
+                interim = !(part instanceof LastHttpContent);
+                part.release();
+                return;
+            }
+            relay(part);
+        }
+    }
+
+    private void onResponseHead(HttpResponse response) {
+        long now = System.nanoTime();
+        responseStarted = true;
+        firstByteDeadline = Long.MAX_VALUE;
+        lastUpstreamActivity = now;
+        lastClientWrite = now;
+        dropReplay();
+        record.firstByteNanos = now - startNanos;
+        record.status = response.status().code();
+        upstreamKeepAlive = HttpUtil.isKeepAlive(response);
+        boolean framedByLength = HttpUtil.isContentLengthSet(response) && !HttpUtil.isTransferEncodingChunked(response);
+        HttpHeaders h = response.headers();
+        HopByHopHeaders.strip(h);
+        int code = response.status().code();
+        boolean bodiless = headRequest || code == 204 || code == 304;
+        if (!bodiless && !framedByLength) {
+            if (clientHttp11) {
+                h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+            } else {
+                clientKeepAlive = false; // an HTTP/1.0 client learns the end of the body from the close
+            }
+        }
+        if (!requestComplete || gateway.draining()) {
+            clientKeepAlive = false; // the rest of the request body would be read as the next request
+        }
+        if (!clientKeepAlive) {
+            h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        } else if (!clientHttp11) {
+            h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+        }
+        h.set(RequestIds.HEADER, requestId);
+        String type = h.get(HttpHeaderNames.CONTENT_TYPE);
+        eventStream = type != null && AsciiString.regionMatches(type, true, 0, EVENT_STREAM, 0, EVENT_STREAM.length());
+        trailingNewlines = 2;
+        response.setProtocolVersion(HttpVersion.HTTP_1_1);
+        ctx.write(response);
+        rearmTimer();
+    }
+
+    private void relay(HttpContent part) {
+        ByteBuf content = part.content();
+        int n = content.readableBytes();
+        long now = System.nanoTime();
+        lastUpstreamActivity = now;
+        record.bytesOut += n;
+        if (eventStream && n > 0) {
+            trackEventBoundary(content);
+        }
+        if (part instanceof LastHttpContent) {
+            responseComplete = true;
+            lastClientWrite = now;
+            ChannelFuture written = ctx.writeAndFlush(part);
+            finish(written);
+        } else if (n > 0) {
+            lastClientWrite = now;
+            ctx.write(part);
+        } else {
+            part.release();
+        }
+    }
+
+    private void trackEventBoundary(ByteBuf content) {
+        int newlines = 0;
+        for (int i = content.writerIndex() - 1; i >= content.readerIndex(); i--) {
+            byte b = content.getByte(i);
+            if (b == '\n') {
+                newlines++;
+            } else if (b != '\r') {
+                break;
+            }
+        }
+        int n = content.readableBytes();
+        trailingNewlines = newlines == n ? trailingNewlines + newlines : newlines;
+    }
+
+    @Override
+    public void onUpstreamReadComplete() {
+        if (done) {
+            return;
+        }
+        if (responseStarted) {
+            ctx.flush();
+        }
+        if (ctx.channel().isWritable() && upstreamConn != null) {
+            upstreamConn.channel().read();
+        }
+    }
+
+    void onClientWritabilityChanged(boolean writable) {
+        if (writable && !done && upstreamConn != null) {
+            upstreamConn.channel().read();
+        }
+    }
+
+    @Override
+    public void onUpstreamWritabilityChanged(boolean writable) {
+        connection.updateReading();
+    }
+
+    @Override
+    public void onUpstreamClosed(Throwable cause) {
+        UpstreamConnection c = upstreamConn;
+        upstreamConn = null;
+        if (done) {
+            return;
+        }
+        if (!responseStarted) {
+            if (c != null && c.isReused() && attempts == 1 && replay != null) {
+                // The backend closed an idle keep-alive connection just as we reused it: nothing was processed.
+                acquire(true);
+                return;
+            }
+            String why = cause == null ? "closed the connection" : cause.toString();
+            fail(ProxyError.UPSTREAM_UNAVAILABLE, endpoint + " " + why + " before responding", "upstream_reset");
+        } else {
+            abort("upstream_reset");
+        }
+    }
+
+    /** The client went away: stop the backend's work at once (vLLM aborts the generation when its socket closes). */
+    void onClientClosed() {
+        if (done) {
+            return;
+        }
+        closeUpstream();
+        if (!responseComplete) {
+            record.status = 499;
+            record.note = "client_closed";
+        }
+        end();
+    }
+
+    private void onTimer() {
+        timer = null;
+        timerDeadline = Long.MAX_VALUE;
+        if (done) {
+            return;
+        }
+        long now = System.nanoTime();
+        RouteConfig.Timeouts t = route.timeouts();
+        if (!t.total().isZero() && now - startNanos >= t.total().toNanos()) {
+            timeout("total_timeout", "no complete response within " + t.total().toMillis() + " ms");
+            return;
+        }
+        if (!responseStarted && now >= firstByteDeadline) {
+            timeout("first_byte_timeout", endpoint + " sent no response headers within " + t.firstByte().toMillis() + " ms");
+            return;
+        }
+        if (streamingPhase() && now - lastUpstreamActivity >= t.idle().toNanos()) {
+            timeout("idle_timeout", "no data for " + t.idle().toMillis() + " ms");
+            return;
+        }
+        if (heartbeatDue(now)) {
+            lastClientWrite = now;
+            ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(HEARTBEAT)));
+        }
+        rearmTimer();
+    }
+
+    /** Data is expected to flow: the request body is being sent, or the response body is arriving. */
+    private boolean streamingPhase() {
+        return responseStarted || !requestComplete && upstreamConn != null;
+    }
+
+    private boolean heartbeatDue(long now) {
+        return eventStream && !route.sseHeartbeat().isZero() && trailingNewlines >= 2
+                && now - lastClientWrite >= route.sseHeartbeat().toNanos();
+    }
+
+    private void timeout(String note, String message) {
+        if (responseStarted) {
+            abort(note);
+        } else {
+            clientKeepAlive = clientKeepAlive && requestComplete;
+            fail(ProxyError.UPSTREAM_TIMEOUT, message, note);
+        }
+    }
+
+    /** Schedules the timer for the earliest deadline that applies now. */
+    private void rearmTimer() {
+        if (done) {
+            return;
+        }
+        RouteConfig.Timeouts t = route.timeouts();
+        long next = Long.MAX_VALUE;
+        if (!t.total().isZero()) {
+            next = startNanos + t.total().toNanos();
+        }
+        if (!responseStarted) {
+            next = Math.min(next, firstByteDeadline);
+        }
+        if (streamingPhase()) {
+            next = Math.min(next, lastUpstreamActivity + t.idle().toNanos());
+        }
+        if (eventStream && !route.sseHeartbeat().isZero()) {
+            next = Math.min(next, lastClientWrite + route.sseHeartbeat().toNanos());
+        }
+        if (next == Long.MAX_VALUE || next >= timerDeadline) {
+            return;
+        }
+        if (timer != null) {
+            timer.cancel(false);
+        }
+        timerDeadline = next;
+        timer = ctx.executor().schedule(this::onTimer, Math.max(0, next - System.nanoTime()), TimeUnit.NANOSECONDS);
+    }
+
+    /** Ends the exchange with a JSON error; only before any response byte was written. */
+    private void fail(ProxyError error, String message, String note) {
+        closeUpstream();
+        boolean keepAlive = clientKeepAlive && requestComplete && !gateway.draining();
+        var response = ErrorResponses.of(ctx.alloc(), error, message, requestId, !keepAlive);
+        record.status = error.status().code();
+        record.bytesOut = response.content().readableBytes();
+        record.note = note;
+        ChannelFuture written = ctx.writeAndFlush(response);
+        if (!keepAlive) {
+            written.addListener(ChannelFutureListener.CLOSE);
+        }
+        end();
+        connection.exchangeEnded(this, keepAlive);
+    }
+
+    /** Ends a response mid-body: the client sees the connection close without the terminating chunk. */
+    private void abort(String note) {
+        closeUpstream();
+        record.note = note;
+        // An empty part pushes out what was already written before the close (close alone would drop it).
+        ctx.writeAndFlush(new DefaultHttpContent(Unpooled.EMPTY_BUFFER)).addListener(ChannelFutureListener.CLOSE);
+        end();
+        connection.exchangeEnded(this, false);
+    }
+
+    /** The whole response was relayed. */
+    private void finish(ChannelFuture lastWrite) {
+        UpstreamConnection c = upstreamConn;
+        upstreamConn = null;
+        if (c != null) {
+            // Reusable only if both messages ended cleanly: a half-sent request would corrupt the next exchange.
+            c.release(upstreamKeepAlive && requestSent);
+        }
+        boolean keepAlive = clientKeepAlive;
+        if (!keepAlive) {
+            lastWrite.addListener(ChannelFutureListener.CLOSE);
+        }
+        end();
+        connection.exchangeEnded(this, keepAlive);
+    }
+
+    private void closeUpstream() {
+        UpstreamConnection c = upstreamConn;
+        upstreamConn = null;
+        if (c != null) {
+            c.channel().close();
+        }
+    }
+
+    private void end() {
+        done = true;
+        if (timer != null) {
+            timer.cancel(false);
+            timer = null;
+        }
+        dropReplay();
+        HttpContent part;
+        while ((part = pendingBody.poll()) != null) {
+            part.release();
+        }
+        record.durationNanos = System.nanoTime() - startNanos;
+        gateway.exchangeEnded();
+        AccessLog.log(record);
+    }
+}

@@ -1,0 +1,104 @@
+package io.streamgate.server;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringIoHandler;
+import io.netty.channel.uring.IoUringServerSocketChannel;
+import io.netty.channel.uring.IoUringSocketChannel;
+import io.streamgate.config.ServerConfig.TransportChoice;
+import java.util.function.Supplier;
+
+/**
+ * The Netty transport for both the listener and the upstream connections (they share event loops, so an
+ * upstream channel must be of the same kind as the client channel it serves).
+ */
+public final class Transport {
+    private final String name;
+    private final Supplier<IoHandlerFactory> factory;
+    private final Class<? extends ServerChannel> serverChannel;
+    private final Class<? extends SocketChannel> clientChannel;
+
+    private Transport(String name, Supplier<IoHandlerFactory> factory, Class<? extends ServerChannel> serverChannel,
+                      Class<? extends SocketChannel> clientChannel) {
+        this.name = name;
+        this.factory = factory;
+        this.serverChannel = serverChannel;
+        this.clientChannel = clientChannel;
+    }
+
+    /**
+     * AUTO takes io_uring, then epoll, then NIO, whichever loads first. An explicit choice that cannot load is an
+     * error rather than a silent fallback: the operator asked for it.
+     */
+    public static Transport select(TransportChoice choice) {
+        switch (choice) {
+            case IO_URING:
+                IoUring.ensureAvailability();
+                return ioUring();
+            case EPOLL:
+                Epoll.ensureAvailability();
+                return epoll();
+            case NIO:
+                return nio();
+            default:
+                if (IoUring.isAvailable()) {
+                    return ioUring();
+                }
+                if (Epoll.isAvailable()) {
+                    return epoll();
+                }
+                return nio();
+        }
+    }
+
+    /** Why the better transports are not in use, for the start-up log line. */
+    public static String unavailabilityReport() {
+        StringBuilder sb = new StringBuilder();
+        if (!IoUring.isAvailable()) {
+            sb.append("io_uring unavailable (").append(IoUring.unavailabilityCause()).append(")");
+        }
+        if (!Epoll.isAvailable()) {
+            sb.append(sb.length() > 0 ? "; " : "").append("epoll unavailable (").append(Epoll.unavailabilityCause()).append(")");
+        }
+        return sb.toString();
+    }
+
+    private static Transport ioUring() {
+        return new Transport("io_uring", IoUringIoHandler::newFactory, IoUringServerSocketChannel.class, IoUringSocketChannel.class);
+    }
+
+    private static Transport epoll() {
+        return new Transport("epoll", EpollIoHandler::newFactory, EpollServerSocketChannel.class, EpollSocketChannel.class);
+    }
+
+    private static Transport nio() {
+        return new Transport("nio", NioIoHandler::newFactory, NioServerSocketChannel.class, NioSocketChannel.class);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public EventLoopGroup newGroup(int threads) {
+        return new MultiThreadIoEventLoopGroup(threads, factory.get());
+    }
+
+    public Class<? extends ServerChannel> serverChannel() {
+        return serverChannel;
+    }
+
+    public Class<? extends SocketChannel> clientChannel() {
+        return clientChannel;
+    }
+}

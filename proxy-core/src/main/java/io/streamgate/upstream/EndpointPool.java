@@ -1,0 +1,196 @@
+package io.streamgate.upstream;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.streamgate.config.UpstreamConfig;
+import io.streamgate.config.UpstreamConfig.Endpoint;
+import java.util.ArrayDeque;
+import java.util.Iterator;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The connections to one endpoint owned by one event loop. Confined to that loop, so it needs no locks. Idle
+ * connections are leased last-in first-out, so surplus ones stay idle and age out; waiting requests are served
+ * first-in first-out, in bounded number and for a bounded time.
+ */
+public final class EndpointPool {
+    private final EventLoop loop;
+    private final Bootstrap bootstrap;
+    private final Endpoint endpoint;
+    private final UpstreamConfig.Pool config;
+    private final ArrayDeque<UpstreamConnection> idle = new ArrayDeque<>();
+    private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
+    private int open;
+    private ScheduledFuture<?> evictionTask;
+
+    EndpointPool(EventLoop loop, Bootstrap bootstrap, Endpoint endpoint, UpstreamConfig.Pool config) {
+        this.loop = loop;
+        this.bootstrap = bootstrap;
+        this.endpoint = endpoint;
+        this.config = config;
+    }
+
+    public Endpoint endpoint() {
+        return endpoint;
+    }
+
+    /** Connections open or opening, leased or idle. */
+    public int openConnections() {
+        return open;
+    }
+
+    public int idleConnections() {
+        return idle.size();
+    }
+
+    /**
+     * Leases a connection: an idle one unless {@code fresh}, else a new one while under the limit, else a place in
+     * the wait queue. Completes on this pool's loop.
+     */
+    public Future<UpstreamConnection> acquire(int connectTimeoutMillis, boolean fresh) {
+        assert loop.inEventLoop();
+        Promise<UpstreamConnection> promise = loop.newPromise();
+        if (!fresh) {
+            UpstreamConnection c = pollIdle();
+            if (c != null) {
+                return promise.setSuccess(c);
+            }
+        }
+        if (open < config.maxConnections()) {
+            connect(promise, connectTimeoutMillis);
+        } else if (waiters.size() < config.maxPending()) {
+            Waiter w = new Waiter(promise, connectTimeoutMillis);
+            w.timeout = loop.schedule(() -> {
+                if (waiters.remove(w)) {
+                    promise.tryFailure(new PoolExhaustedException("no connection to " + endpoint + " became free within "
+                            + config.acquireTimeout().toMillis() + " ms"));
+                }
+            }, config.acquireTimeout().toNanos(), TimeUnit.NANOSECONDS);
+            waiters.add(w);
+        } else {
+            promise.setFailure(new PoolExhaustedException(endpoint + " has " + open + " connections and "
+                    + waiters.size() + " waiting requests"));
+        }
+        return promise;
+    }
+
+    private UpstreamConnection pollIdle() {
+        long now = System.nanoTime();
+        UpstreamConnection c;
+        while ((c = idle.pollFirst()) != null) {
+            if (c.channel().isActive() && now - c.idleSinceNanos() < config.idleTimeout().toNanos()) {
+                return c;
+            }
+            c.channel().close();
+        }
+        return null;
+    }
+
+    private void connect(Promise<UpstreamConnection> promise, int connectTimeoutMillis) {
+        open++;
+        UpstreamConnection conn = new UpstreamConnection(this);
+        ChannelFuture f = bootstrap.clone(loop)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
+                .handler(new UpstreamChannelInitializer(conn))
+                .connect(endpoint.host(), endpoint.port());
+        f.addListener(done -> {
+            if (done.isSuccess()) {
+                if (!promise.trySuccess(conn)) {
+                    release(conn, true); // the requester gave up meanwhile; keep the connection for others
+                }
+            } else {
+                open--;
+                promise.tryFailure(done.cause());
+                serveWaiter();
+            }
+        });
+    }
+
+    /** Back from an exchange: to a waiter, to the idle stack, or closed. */
+    void release(UpstreamConnection c, boolean reusable) {
+        assert loop.inEventLoop();
+        if (reusable && (config.maxRequestsPerConnection() == 0 || c.uses() < config.maxRequestsPerConnection())) {
+            Waiter w;
+            while ((w = waiters.poll()) != null) {
+                w.timeout.cancel(false);
+                if (w.promise.trySuccess(c)) {
+                    return;
+                }
+            }
+            c.markIdle(System.nanoTime());
+            idle.addFirst(c);
+            scheduleEviction();
+        } else {
+            c.channel().close(); // closed() does the accounting once the channel is inactive
+        }
+    }
+
+    /** The channel became inactive, leased or idle. */
+    void closed(UpstreamConnection c) {
+        open--;
+        idle.remove(c);
+        serveWaiter();
+    }
+
+    private void serveWaiter() {
+        if (open < config.maxConnections()) {
+            Waiter w = waiters.poll();
+            if (w != null) {
+                w.timeout.cancel(false);
+                connect(w.promise, w.connectTimeoutMillis);
+            }
+        }
+    }
+
+    private void scheduleEviction() {
+        if (evictionTask == null) {
+            long period = Math.max(TimeUnit.MILLISECONDS.toNanos(100), config.idleTimeout().toNanos() / 4);
+            evictionTask = loop.scheduleWithFixedDelay(this::evictIdle, period, period, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private void evictIdle() {
+        long now = System.nanoTime();
+        long limit = config.idleTimeout().toNanos();
+        for (Iterator<UpstreamConnection> it = idle.iterator(); it.hasNext(); ) {
+            UpstreamConnection c = it.next();
+            if (now - c.idleSinceNanos() >= limit) {
+                it.remove();
+                c.channel().close();
+            }
+        }
+        if (idle.isEmpty()) {
+            evictionTask.cancel(false);
+            evictionTask = null;
+        }
+    }
+
+    /** Closes idle connections and fails waiters; used when the gateway shuts down. */
+    void closeIdle() {
+        UpstreamConnection c;
+        while ((c = idle.pollFirst()) != null) {
+            c.channel().close();
+        }
+        Waiter w;
+        while ((w = waiters.poll()) != null) {
+            w.timeout.cancel(false);
+            w.promise.tryFailure(new PoolExhaustedException("the gateway is shutting down"));
+        }
+    }
+
+    private static final class Waiter {
+        final Promise<UpstreamConnection> promise;
+        final int connectTimeoutMillis;
+        ScheduledFuture<?> timeout;
+
+        Waiter(Promise<UpstreamConnection> promise, int connectTimeoutMillis) {
+            this.promise = promise;
+            this.connectTimeoutMillis = connectTimeoutMillis;
+        }
+    }
+}

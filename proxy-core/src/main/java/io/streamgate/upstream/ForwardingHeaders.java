@@ -1,0 +1,31 @@
+package io.streamgate.upstream;
+
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.util.AsciiString;
+
+/**
+ * Sets X-Forwarded-For/-Proto/-Host from what this gateway saw. Client-supplied forwarding headers are replaced,
+ * never appended to: until trusted proxies are configured, anyone could forge them.
+ */
+public final class ForwardingHeaders {
+    private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
+    private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
+    private static final AsciiString X_FORWARDED_HOST = AsciiString.cached("x-forwarded-host");
+    private static final AsciiString X_FORWARDED_PORT = AsciiString.cached("x-forwarded-port");
+    private static final AsciiString X_REAL_IP = AsciiString.cached("x-real-ip");
+    private static final AsciiString FORWARDED = AsciiString.cached("forwarded");
+
+    private ForwardingHeaders() {
+    }
+
+    public static void apply(HttpHeaders headers, String clientIp, String scheme, String originalHost) {
+        headers.remove(FORWARDED).remove(X_FORWARDED_PORT).remove(X_REAL_IP);
+        headers.set(X_FORWARDED_FOR, clientIp);
+        headers.set(X_FORWARDED_PROTO, scheme);
+        if (originalHost != null) {
+            headers.set(X_FORWARDED_HOST, originalHost);
+        } else {
+            headers.remove(X_FORWARDED_HOST);
+        }
+    }
+}

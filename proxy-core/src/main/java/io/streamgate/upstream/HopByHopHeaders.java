@@ -1,0 +1,37 @@
+package io.streamgate.upstream;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.util.AsciiString;
+import java.util.List;
+
+/**
+ * Removes the headers that describe one connection rather than the message (RFC 9110 §7.6.1): {@code Connection}
+ * and every header it names, plus the classic list. Transfer-Encoding goes too: we re-frame every message we relay.
+ */
+public final class HopByHopHeaders {
+    private static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
+    private static final AsciiString[] ALWAYS = {
+        HttpHeaderNames.CONNECTION, HttpHeaderNames.KEEP_ALIVE, HttpHeaderNames.TE, HttpHeaderNames.UPGRADE,
+        HttpHeaderNames.PROXY_AUTHORIZATION, HttpHeaderNames.PROXY_AUTHENTICATE, PROXY_CONNECTION,
+        HttpHeaderNames.TRAILER, HttpHeaderNames.TRANSFER_ENCODING,
+    };
+
+    private HopByHopHeaders() {
+    }
+
+    public static void strip(HttpHeaders headers) {
+        List<String> connection = headers.getAll(HttpHeaderNames.CONNECTION);
+        for (String value : connection) {
+            for (String token : value.split(",")) {
+                String name = token.trim();
+                if (!name.isEmpty()) {
+                    headers.remove(name);
+                }
+            }
+        }
+        for (AsciiString name : ALWAYS) {
+            headers.remove(name);
+        }
+    }
+}

@@ -1,0 +1,115 @@
+package io.streamgate.upstream;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.util.ReferenceCountUtil;
+
+/**
+ * One connection to a backend endpoint and the last handler of its pipeline. While leased it hands everything to the
+ * leasing exchange; while idle in the pool it keeps a read pending so that a backend closing the idle connection
+ * (uvicorn does after 5 s) is noticed at once and the connection leaves the pool.
+ */
+public final class UpstreamConnection extends ChannelInboundHandlerAdapter {
+    private final EndpointPool pool;
+    private Channel channel;
+    private UpstreamListener listener;
+    private int uses;
+    private long idleSinceNanos;
+
+    UpstreamConnection(EndpointPool pool) {
+        this.pool = pool;
+    }
+
+    public Channel channel() {
+        return channel;
+    }
+
+    /** How many exchanges have used this connection, this one included. */
+    public int uses() {
+        return uses;
+    }
+
+    public boolean isReused() {
+        return uses > 1;
+    }
+
+    public String endpoint() {
+        return pool.endpoint().toString();
+    }
+
+    /** The exchange is over; {@code reusable} is false when the connection's state is uncertain. */
+    public void release(boolean reusable) {
+        this.listener = null;
+        pool.release(this, reusable && channel.isActive());
+    }
+
+    /** Starts an exchange on this leased connection (the pool itself knows nothing about exchanges). */
+    public void attach(UpstreamListener l) {
+        this.listener = l;
+        uses++;
+    }
+
+    void markIdle(long now) {
+        idleSinceNanos = now;
+        channel.read();
+    }
+
+    long idleSinceNanos() {
+        return idleSinceNanos;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        channel = ctx.channel();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        UpstreamListener l = listener;
+        if (l != null && msg instanceof HttpObject) {
+            l.onUpstreamMessage((HttpObject) msg);
+        } else {
+            // Bytes on an idle connection are a protocol violation: the connection cannot be trusted any more.
+            ReferenceCountUtil.release(msg);
+            ctx.close();
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        UpstreamListener l = listener;
+        if (l != null) {
+            l.onUpstreamReadComplete();
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        UpstreamListener l = listener;
+        if (l != null) {
+            l.onUpstreamWritabilityChanged(ctx.channel().isWritable());
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        UpstreamListener l = listener;
+        listener = null;
+        pool.closed(this);
+        if (l != null) {
+            l.onUpstreamClosed(null);
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        UpstreamListener l = listener;
+        listener = null;
+        ctx.close();
+        if (l != null) {
+            l.onUpstreamClosed(cause);
+        }
+    }
+}

@@ -1,0 +1,140 @@
+package io.streamgate.server;
+
+import ch.qos.logback.classic.LoggerContext;
+import io.streamgate.Streamgate;
+import io.streamgate.config.ConfigException;
+import io.streamgate.config.ConfigLoader;
+import io.streamgate.config.ProxyConfig;
+import io.streamgate.config.UpstreamConfig;
+import io.streamgate.server.demo.DemoBackend;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Runs the gateway in the foreground until a signal stops it, then drains in-flight requests and exits. */
+final class GatewayLauncher {
+    private static final Logger log = LoggerFactory.getLogger(GatewayLauncher.class);
+
+    /** How much longer than the drain timeout shutdown waits for sockets and event loops to close. */
+    private static final Duration CLOSE_GRACE = Duration.ofSeconds(10);
+
+    private GatewayLauncher() {
+    }
+
+    /**
+     * Starts the optional demo backend, then the gateway, and blocks until the gateway has closed.
+     *
+     * @return the exit status: 0 after a requested shutdown, 1 if starting failed or the gateway stopped by itself
+     */
+    static int run(Path configFile, InetSocketAddress demoAddress, PrintStream err) {
+        ProxyConfig config;
+        try {
+            config = ConfigLoader.load(configFile);
+        } catch (ConfigException e) {
+            err.println(e.getMessage());
+            return 1;
+        }
+
+        DemoBackend demo = null;
+        Streamgate gateway;
+        try {
+            if (demoAddress != null) {
+                demo = DemoBackend.start(demoAddress);
+                log.info("Demo backend (fake OpenAI API, not a model) listening on http://{}", authority(demo.address()));
+                warnIfNoUpstreamReaches(config, demo.address());
+            }
+            gateway = Streamgate.start(config);
+        } catch (RuntimeException e) {
+            if (demo != null) {
+                demo.close();
+            }
+            err.println("streamgate: cannot start: " + (e.getMessage() != null ? e.getMessage() : e));
+            return 1;
+        }
+
+        log.info("Streamgate {} listening on http://{} (transport {}, config {})",
+                Version.current(), authority(gateway.address()), gateway.transportName(), configFile);
+        if (demo != null) {
+            log.info("Try: curl -N http://{}/v1/chat/completions -H 'Content-Type: application/json' "
+                    + "-d '{\"model\":\"demo\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}'",
+                    authority(gateway.address()));
+        }
+
+        AtomicBoolean shutdownRequested = new AtomicBoolean();
+        DemoBackend demoToClose = demo;
+        Duration drain = config.server().drainTimeout();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            shutdownRequested.set(true);
+            shutDown(gateway, demoToClose, drain);
+        }, "streamgate-shutdown"));
+
+        Throwable failure = null;
+        try {
+            gateway.closeFuture().join();
+        } catch (CompletionException e) {
+            failure = e.getCause(); // after a requested shutdown, the hook has logged it
+        }
+        if (!shutdownRequested.get()) {
+            log.error("The gateway closed without being asked to; exiting", failure);
+            return 1;
+        }
+        return 0;
+    }
+
+    private static void shutDown(Streamgate gateway, DemoBackend demo, Duration drain) {
+        long start = System.nanoTime();
+        log.info("Shutting down: no new connections; in-flight requests may finish for up to {}", format(drain));
+        try {
+            gateway.close(drain);
+            gateway.closeFuture().get(drain.plus(CLOSE_GRACE).toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            log.warn("The gateway did not close within {} after the drain timeout; exiting anyway", format(CLOSE_GRACE));
+        } catch (ExecutionException e) {
+            log.warn("The gateway closed with an error", e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            log.error("Closing the gateway failed", e);
+        } finally {
+            if (demo != null) {
+                demo.close();
+            }
+            log.info("Streamgate stopped after {} ms", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+            // The access log goes through an async appender: stopping the context flushes what it still queues.
+            if (LoggerFactory.getILoggerFactory() instanceof LoggerContext context) {
+                context.stop();
+            }
+        }
+    }
+
+    /** A demo backend nobody routes to is almost certainly a mistake in the config or the port. */
+    private static void warnIfNoUpstreamReaches(ProxyConfig config, InetSocketAddress demo) {
+        boolean reached = config.upstreams().values().stream()
+                .flatMap(upstream -> upstream.endpoints().stream())
+                .mapToInt(UpstreamConfig.Endpoint::port)
+                .anyMatch(port -> port == demo.getPort());
+        if (!reached) {
+            log.warn("No upstream endpoint in the config uses port {}; requests will not reach the demo backend",
+                    demo.getPort());
+        }
+    }
+
+    /** Durations as the config file writes them ("30s", "250ms"), not ISO-8601 ("PT30S"). */
+    static String format(Duration duration) {
+        long millis = duration.toMillis();
+        return millis % 1000 == 0 ? millis / 1000 + "s" : millis + "ms";
+    }
+
+    static String authority(InetSocketAddress address) {
+        String host = address.getHostString();
+        return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + address.getPort();
+    }
+}
