@@ -61,7 +61,7 @@ if [[ ! -f $STREAMGATE_JAR || ! -f $BENCH_JAR ]]; then
         rm -rf "$BUILD_DIR" && mkdir -p "$BUILD_DIR" && (cd "$ROOT" && tar --exclude=target --exclude=.git -cf - .) | (cd "$BUILD_DIR" && tar -xf -)
     fi
     # shellcheck disable=SC2086
-    (cd "$BUILD_DIR" && mvn -B -q ${MVN_FLAGS:-} -DskipTests package) || die "build failed"
+    (cd "$BUILD_DIR" && mvn -B -q -Dstyle.color=never ${MVN_FLAGS:-} -DskipTests package) || die "build failed"
     STREAMGATE_JAR=$BUILD_DIR/proxy-server/target/streamgate.jar
     BENCH_JAR=$BUILD_DIR/benchmarks/target/benchmarks.jar
 fi

@@ -29,6 +29,9 @@ final class BenchBackendHandler extends SimpleChannelInboundHandler<HttpObject> 
     private static final ByteBuf NOT_FOUND = Unpooled.unreleasableBuffer(Unpooled.directBuffer().writeBytes(
             "{\"error\":{\"message\":\"not found\",\"type\":\"invalid_request_error\",\"code\":\"not_found\"}}"
                     .getBytes(StandardCharsets.US_ASCII)));
+    private static final ByteBuf METHOD_NOT_ALLOWED = Unpooled.unreleasableBuffer(Unpooled.directBuffer().writeBytes(
+            "{\"error\":{\"message\":\"only GET\",\"type\":\"invalid_request_error\",\"code\":\"method_not_allowed\"}}"
+                    .getBytes(StandardCharsets.US_ASCII)));
     private static final int MAX_EVENTS = 1_000_000;
 
     private SseStream stream;
@@ -40,7 +43,7 @@ final class BenchBackendHandler extends SimpleChannelInboundHandler<HttpObject> 
         }
         QueryStringDecoder uri = new QueryStringDecoder(request.uri());
         if (request.method() != HttpMethod.GET) {
-            ctx.write(json(HttpResponseStatus.METHOD_NOT_ALLOWED, NOT_FOUND));
+            ctx.write(json(HttpResponseStatus.METHOD_NOT_ALLOWED, METHOD_NOT_ALLOWED));
         } else if (uri.path().equals("/json")) {
             ctx.write(json(HttpResponseStatus.OK, JSON));
         } else if (uri.path().equals("/sse")) {

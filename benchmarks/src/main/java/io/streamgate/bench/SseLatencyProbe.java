@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class SseLatencyProbe {
     private static final String USAGE = "SseLatencyProbe --url http://127.0.0.1:18080/sse?events=200&interval_ms=10"
-            + " [--concurrency 100] [--duration-s 10] [--warmup-s 2] [--threads 1]"
+            + " [--concurrency 100] [--duration-s 10] [--warmup-s 3] [--threads 1]"
             + " [--transport auto|epoll|io_uring|nio] [--label direct]";
 
     public static void main(String[] argv) throws InterruptedException {
@@ -31,7 +31,7 @@ public final class SseLatencyProbe {
                 "url", "http://127.0.0.1:18080/sse?events=200&interval_ms=10",
                 "concurrency", "100",
                 "duration-s", "10",
-                "warmup-s", "2",
+                "warmup-s", "3",
                 "threads", "1",
                 "transport", "auto",
                 "label", "probe"), USAGE);
