@@ -12,13 +12,11 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.ScheduledFuture;
 import io.streamgate.config.RouteConfig;
 import io.streamgate.observe.AccessLog;
 import io.streamgate.observe.ExchangeRecord;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
-import java.util.concurrent.TimeUnit;
 
 /**
  * One client connection. It owns the connection's reads (auto-read is off): it reads while a request body can flow
@@ -40,7 +38,9 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     /** Set after a local answer to a request whose (empty) end marker has yet to arrive. */
     private boolean discardUntilLast;
     private boolean closing;
-    private ScheduledFuture<?> idleTimer;
+    private ConnectionTimer timer;
+    /** When the connection last became idle (no request in flight), in System.nanoTime() terms. */
+    private long idleSince;
 
     ClientConnectionHandler(Gateway gateway) {
         this.gateway = gateway;
@@ -57,13 +57,14 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+        this.timer = new ConnectionTimer(ctx.executor(), this::onTimer);
     }
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
         clientIp = remote == null ? "-" : remote.getAddress().getHostAddress();
-        armIdleTimer();
+        becameIdle();
         ctx.read();
         ctx.fireChannelActive();
     }
@@ -123,7 +124,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         closing = true;
-        cancelIdleTimer();
+        timer.cancel();
         if (current != null) {
             Exchange e = current;
             current = null;
@@ -158,7 +159,6 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void onRequest(HttpRequest req) {
-        cancelIdleTimer();
         Snapshot snapshot = gateway.snapshot();
         String requestId = RequestIds.fromOrNew(req.headers());
         ExchangeRecord record = newRecord(req, requestId);
@@ -234,7 +234,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             releaseQueued();
         } else {
             discardUntilLast = true;
-            armIdleTimer();
+            becameIdle();
         }
     }
 
@@ -251,7 +251,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         }
         drainQueue();
         if (current == null && queued.isEmpty() && !closing) {
-            armIdleTimer();
+            becameIdle();
         }
         updateReading();
     }
@@ -274,25 +274,35 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         queuedBytes = 0;
     }
 
-    /** Closes a connection that sits with no request in flight for longer than client_idle_timeout. */
-    private void armIdleTimer() {
-        cancelIdleTimer();
+    /** Starts the client_idle_timeout: a connection with no request in flight for that long is closed. */
+    private void becameIdle() {
         if (gateway.draining()) {
             ctx.close();
             return;
         }
-        long nanos = gateway.snapshot().config().server().clientIdleTimeout().toNanos();
-        idleTimer = ctx.executor().schedule(() -> {
-            if (current == null) {
-                ctx.close();
-            }
-        }, nanos, TimeUnit.NANOSECONDS);
+        idleSince = System.nanoTime();
+        timer.wakeAt(idleSince + gateway.snapshot().config().server().clientIdleTimeout().toNanos());
     }
 
-    private void cancelIdleTimer() {
-        if (idleTimer != null) {
-            idleTimer.cancel(false);
-            idleTimer = null;
+    /** Asks to be called back by {@link #onTimer()} no later than {@code deadline}. */
+    void wakeAt(long deadline) {
+        timer.wakeAt(deadline);
+    }
+
+    private void onTimer() {
+        long now = System.nanoTime();
+        if (closing) {
+            return;
+        }
+        if (current != null) {
+            current.onTimer(now);
+            return;
+        }
+        long deadline = idleSince + gateway.snapshot().config().server().clientIdleTimeout().toNanos();
+        if (now - deadline >= 0) {
+            ctx.close();
+        } else {
+            timer.wakeAt(deadline);
         }
     }
 

@@ -22,7 +22,6 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.ScheduledFuture;
 import io.streamgate.config.RouteConfig;
 import io.streamgate.config.UpstreamConfig.Endpoint;
 import io.streamgate.observe.AccessLog;
@@ -39,7 +38,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * One request relayed to a backend and its response relayed back, on the client connection's event loop.
@@ -73,6 +71,7 @@ final class Exchange implements UpstreamListener {
 
     private boolean clientKeepAlive;
     private Endpoint endpoint;
+    private int endpointIndex;
     private UpstreamConnection upstreamConn;
     private int attempts;
     /** Body parts that arrived before an upstream connection was ready. */
@@ -96,8 +95,6 @@ final class Exchange implements UpstreamListener {
     private long lastUpstreamActivity;
     private long lastClientWrite;
     private long firstByteDeadline = Long.MAX_VALUE;
-    private ScheduledFuture<?> timer;
-    private long timerDeadline = Long.MAX_VALUE;
 
     Exchange(ClientConnectionHandler connection, Gateway gateway, Snapshot snapshot, RouteConfig route, HttpRequest request,
              RequestTarget target, String requestId, ExchangeRecord record) {
@@ -114,7 +111,7 @@ final class Exchange implements UpstreamListener {
         this.headRequest = request.method().equals(HttpMethod.HEAD);
         this.clientHttp11 = request.protocolVersion().equals(HttpVersion.HTTP_1_1);
         this.clientKeepAlive = HttpUtil.isKeepAlive(request) && !gateway.draining();
-        this.clientHost = request.headers().get(HttpHeaderNames.HOST);
+        this.clientHost = target.authority();
         this.lastUpstreamActivity = startNanos;
     }
 
@@ -141,8 +138,8 @@ final class Exchange implements UpstreamListener {
                 h.set(HttpHeaderNames.HOST, route.hostHeader().value());
                 break;
             case PRESERVE:
-                if (clientHost == null) {
-                    h.remove(HttpHeaderNames.HOST); // set per endpoint below, as UPSTREAM does
+                if (clientHost != null) {
+                    h.set(HttpHeaderNames.HOST, clientHost); // an absolute-form target's authority wins (RFC 9112 §3.2.2)
                 }
                 break;
             default:
@@ -157,9 +154,10 @@ final class Exchange implements UpstreamListener {
     private void acquire(boolean fresh) {
         attempts++;
         if (endpoint == null) {
-            endpoint = upstream.next();
+            endpointIndex = upstream.nextEndpoint();
+            endpoint = upstream.config().endpoints().get(endpointIndex);
         }
-        EndpointPool pool = gateway.pools().pool(ctx.channel().eventLoop(), upstream.config(), endpoint);
+        EndpointPool pool = gateway.pools().pool(ctx.channel().eventLoop(), upstream, endpointIndex);
         Future<UpstreamConnection> f = pool.acquire((int) Math.min(Integer.MAX_VALUE, route.timeouts().connect().toMillis()), fresh);
         if (f.isDone()) {
             onAcquired(f);
@@ -196,7 +194,7 @@ final class Exchange implements UpstreamListener {
                 || route.hostHeader().mode() == RouteConfig.HostHeader.Mode.PRESERVE && clientHost == null) {
             request.headers().set(HttpHeaderNames.HOST, endpoint.authority());
         }
-        ch.write(request);
+        ch.write(request, ch.voidPromise());
         HttpContent part;
         if (attempts > 1) {
             // A retry: the replay copies hold every body byte received so far, parked parts included.
@@ -267,10 +265,10 @@ final class Exchange implements UpstreamListener {
         }
         Channel ch = upstreamConn.channel();
         if (last) {
-            ch.writeAndFlush(part);
+            ch.writeAndFlush(part, ch.voidPromise());
             markRequestSent();
         } else {
-            ch.write(part);
+            ch.write(part, ch.voidPromise());
             upstreamNeedsFlush = true;
         }
     }
@@ -388,7 +386,7 @@ final class Exchange implements UpstreamListener {
         eventStream = type != null && AsciiString.regionMatches(type, true, 0, EVENT_STREAM, 0, EVENT_STREAM.length());
         trailingNewlines = 2;
         response.setProtocolVersion(HttpVersion.HTTP_1_1);
-        ctx.write(response);
+        ctx.write(response, ctx.voidPromise());
         rearmTimer();
     }
 
@@ -408,7 +406,7 @@ final class Exchange implements UpstreamListener {
             finish(written);
         } else if (n > 0) {
             lastClientWrite = now;
-            ctx.write(part);
+            ctx.write(part, ctx.voidPromise());
         } else {
             part.release();
         }
@@ -485,13 +483,11 @@ final class Exchange implements UpstreamListener {
         end();
     }
 
-    private void onTimer() {
-        timer = null;
-        timerDeadline = Long.MAX_VALUE;
+    /** The connection's timer fired: enforce whichever deadline has passed, then ask for the next one. */
+    void onTimer(long now) {
         if (done) {
             return;
         }
-        long now = System.nanoTime();
         RouteConfig.Timeouts t = route.timeouts();
         if (!t.total().isZero() && now - startNanos >= t.total().toNanos()) {
             timeout("total_timeout", "no complete response within " + t.total().toMillis() + " ms");
@@ -550,14 +546,9 @@ final class Exchange implements UpstreamListener {
         if (eventStream && !route.sseHeartbeat().isZero()) {
             next = Math.min(next, lastClientWrite + route.sseHeartbeat().toNanos());
         }
-        if (next == Long.MAX_VALUE || next >= timerDeadline) {
-            return;
+        if (next != Long.MAX_VALUE) {
+            connection.wakeAt(next);
         }
-        if (timer != null) {
-            timer.cancel(false);
-        }
-        timerDeadline = next;
-        timer = ctx.executor().schedule(this::onTimer, Math.max(0, next - System.nanoTime()), TimeUnit.NANOSECONDS);
     }
 
     /** Ends the exchange with a JSON error; only before any response byte was written. */
@@ -606,16 +597,12 @@ final class Exchange implements UpstreamListener {
         UpstreamConnection c = upstreamConn;
         upstreamConn = null;
         if (c != null) {
-            c.channel().close();
+            c.abandon();
         }
     }
 
     private void end() {
         done = true;
-        if (timer != null) {
-            timer.cancel(false);
-            timer = null;
-        }
         dropReplay();
         HttpContent part;
         while ((part = pendingBody.poll()) != null) {

@@ -10,9 +10,10 @@ import io.streamgate.route.Router;
  * ({@code GET http://host/path}) are reduced to origin form, as RFC 9112 §3.2.2 asks of servers. Targets a
  * backend could resolve differently from us (dot segments, missing leading slash) are refused.
  *
- * @param error why the target is refused, or null
+ * @param authority the host (with port) the request names: an absolute-form target's, else the Host header; may be null
+ * @param error     why the target is refused, or null
  */
-record RequestTarget(String host, String path, String query, String error) {
+record RequestTarget(String host, String authority, String path, String query, String error) {
 
     static RequestTarget parse(HttpRequest req) {
         String uri = req.uri();
@@ -40,7 +41,7 @@ record RequestTarget(String host, String path, String query, String error) {
         if (hasDotSegment(path)) {
             return refused("path contains '.' or '..' segments");
         }
-        return new RequestTarget(Router.hostOnly(hostHeader), path, query, null);
+        return new RequestTarget(Router.hostOnly(hostHeader), hostHeader, path, query, null);
     }
 
     /** The target to send upstream after a path rewrite. */
@@ -49,21 +50,37 @@ record RequestTarget(String host, String path, String query, String error) {
     }
 
     private static RequestTarget refused(String why) {
-        return new RequestTarget(null, null, null, why);
+        return new RequestTarget(null, null, null, null, why);
     }
 
     private static boolean hasDotSegment(String path) {
-        int i = 0;
-        while (i < path.length()) {
-            int next = path.indexOf('/', i + 1);
-            int end = next < 0 ? path.length() : next;
-            String seg = path.substring(i + 1, end);
-            if (seg.equals(".") || seg.equals("..") || seg.equalsIgnoreCase("%2e") || seg.equalsIgnoreCase("%2e%2e")
-                    || seg.equalsIgnoreCase(".%2e") || seg.equalsIgnoreCase("%2e.")) {
+        int start = 1;
+        while (start <= path.length()) {
+            int slash = path.indexOf('/', start);
+            int end = slash < 0 ? path.length() : slash;
+            if (isDotSegment(path, start, end)) {
                 return true;
             }
-            i = end;
+            start = end + 1;
         }
         return false;
+    }
+
+    /** "." or "..", also when percent-encoded ("%2e", ".%2E", ...): each decodes to a dot segment. */
+    private static boolean isDotSegment(String path, int start, int end) {
+        int dots = 0;
+        int i = start;
+        while (i < end) {
+            if (path.charAt(i) == '.') {
+                i++;
+            } else if (i + 3 <= end && path.charAt(i) == '%' && path.charAt(i + 1) == '2'
+                    && (path.charAt(i + 2) == 'e' || path.charAt(i + 2) == 'E')) {
+                i += 3;
+            } else {
+                return false;
+            }
+            dots++;
+        }
+        return dots == 1 || dots == 2;
     }
 }

@@ -22,6 +22,7 @@ public final class EndpointPool {
     private final EventLoop loop;
     private final Bootstrap bootstrap;
     private final Endpoint endpoint;
+    private final String endpointName;
     private final UpstreamConfig.Pool config;
     private final ArrayDeque<UpstreamConnection> idle = new ArrayDeque<>();
     private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
@@ -32,11 +33,17 @@ public final class EndpointPool {
         this.loop = loop;
         this.bootstrap = bootstrap;
         this.endpoint = endpoint;
+        this.endpointName = endpoint.toString();
         this.config = config;
     }
 
     public Endpoint endpoint() {
         return endpoint;
+    }
+
+    /** {@code http://host:port}, computed once for the access log. */
+    String endpointName() {
+        return endpointName;
     }
 
     /** Connections open or opening, leased or idle. */

@@ -21,6 +21,15 @@ public final class HopByHopHeaders {
     }
 
     public static void strip(HttpHeaders headers) {
+        if (!headers.isEmpty() && headers.contains(HttpHeaderNames.CONNECTION)) {
+            stripNamedIn(headers);
+        }
+        for (AsciiString name : ALWAYS) {
+            headers.remove(name);
+        }
+    }
+
+    private static void stripNamedIn(HttpHeaders headers) {
         List<String> connection = headers.getAll(HttpHeaderNames.CONNECTION);
         for (String value : connection) {
             for (String token : value.split(",")) {
@@ -29,9 +38,6 @@ public final class HopByHopHeaders {
                     headers.remove(name);
                 }
             }
-        }
-        for (AsciiString name : ALWAYS) {
-            headers.remove(name);
         }
     }
 }

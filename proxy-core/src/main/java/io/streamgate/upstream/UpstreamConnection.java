@@ -36,7 +36,16 @@ public final class UpstreamConnection extends ChannelInboundHandlerAdapter {
     }
 
     public String endpoint() {
-        return pool.endpoint().toString();
+        return pool.endpointName();
+    }
+
+    /**
+     * Closes the connection on behalf of an exchange that gives up on it. The exchange hears nothing more from it:
+     * failing its pending writes must not call back into an exchange that is already ending.
+     */
+    public void abandon() {
+        this.listener = null;
+        channel.close();
     }
 
     /** The exchange is over; {@code reusable} is false when the connection's state is uncertain. */

@@ -4,20 +4,19 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.WriteBufferWaterMark;
-import io.streamgate.config.UpstreamConfig;
-import io.streamgate.config.UpstreamConfig.Endpoint;
 import io.streamgate.server.Transport;
-import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * All upstream connection pools, one set per event loop: an exchange leases from the pool of its client channel's
- * loop, so request and response are relayed without crossing threads.
+ * loop, so request and response are relayed without crossing threads. Within a loop, pools are found by the
+ * {@link Upstream} object and the endpoint's index, which costs no allocation per request.
  */
 public final class UpstreamPools {
     private final Bootstrap template;
-    private final Map<EventLoop, Map<PoolKey, EndpointPool>> byLoop = new ConcurrentHashMap<>();
+    private final Map<EventLoop, Map<Upstream, EndpointPool[]>> byLoop = new ConcurrentHashMap<>();
 
     public UpstreamPools(Transport transport) {
         this.template = new Bootstrap()
@@ -28,20 +27,34 @@ public final class UpstreamPools {
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(32 * 1024, 64 * 1024));
     }
 
-    /** The pool for this endpoint on {@code loop}; call on that loop. */
-    public EndpointPool pool(EventLoop loop, UpstreamConfig upstream, Endpoint endpoint) {
+    /** The pool for endpoint number {@code endpoint} of {@code upstream} on {@code loop}; call on that loop. */
+    public EndpointPool pool(EventLoop loop, Upstream upstream, int endpoint) {
         assert loop.inEventLoop();
-        Map<PoolKey, EndpointPool> pools = byLoop.computeIfAbsent(loop, l -> new HashMap<>());
-        return pools.computeIfAbsent(new PoolKey(upstream.name(), upstream.pool(), endpoint),
-                k -> new EndpointPool(loop, template, endpoint, upstream.pool()));
+        Map<Upstream, EndpointPool[]> pools = byLoop.get(loop);
+        if (pools == null) {
+            pools = byLoop.computeIfAbsent(loop, l -> new IdentityHashMap<>());
+        }
+        EndpointPool[] forUpstream = pools.get(upstream);
+        if (forUpstream == null) {
+            forUpstream = new EndpointPool[upstream.config().endpoints().size()];
+            pools.put(upstream, forUpstream);
+        }
+        EndpointPool pool = forUpstream[endpoint];
+        if (pool == null) {
+            pool = new EndpointPool(loop, template, upstream.config().endpoints().get(endpoint), upstream.config().pool());
+            forUpstream[endpoint] = pool;
+        }
+        return pool;
     }
 
     /** Closes idle connections on every loop; leased ones close when their exchange ends. */
     public void closeIdle() {
-        byLoop.forEach((loop, pools) -> loop.execute(() -> pools.values().forEach(EndpointPool::closeIdle)));
-    }
-
-    /** Pools are per upstream name, so two upstreams naming the same endpoint keep their own limits. */
-    private record PoolKey(String upstream, UpstreamConfig.Pool settings, Endpoint endpoint) {
+        byLoop.forEach((loop, pools) -> loop.execute(() -> pools.values().forEach(array -> {
+            for (EndpointPool p : array) {
+                if (p != null) {
+                    p.closeIdle();
+                }
+            }
+        })));
     }
 }
