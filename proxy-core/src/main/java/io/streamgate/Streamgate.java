@@ -17,6 +17,9 @@ import io.streamgate.server.Gateway;
 import io.streamgate.server.GatewayServer;
 import io.streamgate.server.Snapshot;
 import io.streamgate.server.Transport;
+import io.streamgate.tls.CertificateReloader;
+import io.streamgate.tls.TlsContexts;
+import java.io.IOException;
 import io.streamgate.upstream.UpstreamPools;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -46,17 +49,21 @@ public final class Streamgate implements AutoCloseable {
     private final EventLoopGroup group;
     private final Gateway gateway;
     private final Channel serverChannel;
+    private final Channel redirectChannel;
+    private final CertificateReloader certificates;
     private final ChannelGroup connections;
     private final AtomicBoolean closing = new AtomicBoolean();
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
 
     private Streamgate(ProxyConfig config, Transport transport, EventLoopGroup group, Gateway gateway, Channel serverChannel,
-                       ChannelGroup connections) {
+                       Channel redirectChannel, CertificateReloader certificates, ChannelGroup connections) {
         this.config = config;
         this.transport = transport;
         this.group = group;
         this.gateway = gateway;
         this.serverChannel = serverChannel;
+        this.redirectChannel = redirectChannel;
+        this.certificates = certificates;
         this.connections = connections;
     }
 
@@ -65,9 +72,20 @@ public final class Streamgate implements AutoCloseable {
         return start(ConfigLoader.load(configFile));
     }
 
-    /** Binds the listener and returns once it accepts connections; throws IllegalStateException if it cannot bind. */
+    /**
+     * Binds the listener(s) and returns once they accept connections; throws IllegalStateException if one cannot bind
+     * or the TLS material cannot be loaded.
+     */
     public static Streamgate start(ProxyConfig config) {
         ServerConfig server = config.server();
+        CertificateReloader certificates = null;
+        if (server.tls() != null) {
+            try {
+                certificates = new CertificateReloader(server.tls(), server.http2());
+            } catch (IOException | RuntimeException e) {
+                throw new IllegalStateException("cannot load the TLS certificates: " + e.getMessage(), e);
+            }
+        }
         Transport transport = Transport.select(server.transport());
         int threads = server.ioThreads() > 0 ? server.ioThreads() : Runtime.getRuntime().availableProcessors();
         EventLoopGroup group = transport.newGroup(threads);
@@ -81,18 +99,45 @@ public final class Streamgate implements AutoCloseable {
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(32 * 1024, 64 * 1024))
-                .childHandler(GatewayServer.channelInitializer(gateway, connections));
-        ChannelFuture bound = bootstrap.bind(server.host(), server.port()).awaitUninterruptibly();
-        if (!bound.isSuccess()) {
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-            throw new IllegalStateException("cannot listen on " + server.host() + ":" + server.port() + ": "
-                    + bound.cause().getMessage(), bound.cause());
+                .childHandler(GatewayServer.channelInitializer(gateway, connections, certificates));
+        Channel listener = bind(bootstrap, server.host(), server.port(), group, certificates, null);
+        Channel redirect = null;
+        if (server.redirect() != null) {
+            int tlsPort = ((InetSocketAddress) listener.localAddress()).getPort();
+            ServerBootstrap plain = new ServerBootstrap()
+                    .group(group)
+                    .channel(transport.serverChannel())
+                    .option(ChannelOption.SO_REUSEADDR, true)
+                    .childHandler(GatewayServer.redirectInitializer(() -> tlsPort));
+            redirect = bind(plain, server.redirect().host(), server.redirect().port(), group, certificates, listener);
         }
-        Streamgate gw = new Streamgate(config, transport, group, gateway, bound.channel(), connections);
+        Streamgate gw = new Streamgate(config, transport, group, gateway, listener, redirect, certificates, connections);
         String missing = Transport.unavailabilityReport();
-        LOG.info("listening on {} with {} transport, {} event loops{}", gw.address(), transport.name(), threads,
-                missing.isEmpty() || transport.name().equals("io_uring") ? "" : " (" + missing + ")");
+        LOG.info("listening on {} ({}) with {} transport, {} event loops{}", gw.address(),
+                certificates == null ? (server.h2c() ? "HTTP/1.1 and h2c" : "HTTP/1.1")
+                        : "TLS by " + TlsContexts.providerName() + (server.http2() ? ", h2 and HTTP/1.1" : ", HTTP/1.1"),
+                transport.name(), threads, missing.isEmpty() || transport.name().equals("io_uring") ? "" : " (" + missing + ")");
+        if (redirect != null) {
+            LOG.info("redirecting plain HTTP on {} to HTTPS", redirect.localAddress());
+        }
         return gw;
+    }
+
+    /** Binds, or undoes everything started so far and throws. */
+    private static Channel bind(ServerBootstrap bootstrap, String host, int port, EventLoopGroup group,
+                                CertificateReloader certificates, Channel alreadyBound) {
+        ChannelFuture bound = bootstrap.bind(host, port).awaitUninterruptibly();
+        if (!bound.isSuccess()) {
+            if (alreadyBound != null) {
+                alreadyBound.close().awaitUninterruptibly();
+            }
+            if (certificates != null) {
+                certificates.close();
+            }
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            throw new IllegalStateException("cannot listen on " + host + ":" + port + ": " + bound.cause().getMessage(), bound.cause());
+        }
+        return bound.channel();
     }
 
     public int port() {
@@ -136,6 +181,12 @@ public final class Streamgate implements AutoCloseable {
             LOG.info("shutting down: draining {} in-flight requests for up to {} ms", gateway.activeExchanges(), drain.toMillis());
             gateway.startDraining();
             serverChannel.close().awaitUninterruptibly();
+            if (redirectChannel != null) {
+                redirectChannel.close().awaitUninterruptibly();
+            }
+            if (certificates != null) {
+                certificates.close();
+            }
             GatewayServer.closeIdleConnections(connections);
             gateway.pools().closeIdle();
             long deadline = System.nanoTime() + drain.toNanos();

@@ -85,11 +85,12 @@ public final class ConfigLoader {
             throw new ConfigException(source, 0, 0, "", "the file is empty (expected server, upstreams and routes)");
         }
         ConfigNode top = new ConfigNode(source, "", root, env);
-        Map<String, ConfigNode> f = top.fields("server", "upstreams", "routes");
+        Map<String, ConfigNode> f = top.fields("server", "upstreams", "routes", "api_keys");
         ServerConfig server = server(require(top, f, "server"));
         Map<String, UpstreamConfig> upstreams = upstreams(require(top, f, "upstreams"));
-        List<RouteConfig> routes = routes(require(top, f, "routes"), upstreams, server.limits());
-        return new ProxyConfig(server, upstreams, routes, source);
+        List<ApiKeyConfig> apiKeys = f.containsKey("api_keys") ? SecurityConfigReader.apiKeys(f.get("api_keys")) : List.of();
+        List<RouteConfig> routes = routes(require(top, f, "routes"), upstreams, server.limits(), !apiKeys.isEmpty());
+        return new ProxyConfig(server, upstreams, routes, apiKeys, source);
     }
 
     private static ConfigNode require(ConfigNode parent, Map<String, ConfigNode> fields, String key) throws ConfigException {
@@ -101,7 +102,9 @@ public final class ConfigLoader {
     }
 
     private ServerConfig server(ConfigNode node) throws ConfigException {
-        Map<String, ConfigNode> f = node.fields("listen", "io_threads", "transport", "client_idle_timeout", "drain_timeout", "limits");
+        Map<String, ConfigNode> f = node.fields("listen", "io_threads", "transport", "client_idle_timeout", "drain_timeout",
+                "limits", "tls", "http2", "h2c", "max_concurrent_streams", "redirect_listen", "ip", "trusted_proxies",
+                "proxy_protocol");
         ConfigNode listen = require(node, f, "listen");
         HostPort hp = hostPort(listen, listen.string());
         int ioThreads = f.containsKey("io_threads") ? f.get("io_threads").integer(0, 1024) : 0;
@@ -113,17 +116,41 @@ public final class ConfigLoader {
         Duration idle = durationOr(f, "client_idle_timeout", Duration.ofSeconds(75), false);
         Duration drain = durationOr(f, "drain_timeout", Duration.ofSeconds(30), true);
         Limits limits = limits(f.get("limits"));
-        return new ServerConfig(hp.host, hp.port, ioThreads, transport, idle, drain, limits);
+        TlsConfig tls = f.containsKey("tls") ? TlsConfigReader.read(f.get("tls")) : null;
+        boolean http2 = !f.containsKey("http2") || f.get("http2").bool();
+        boolean h2c = f.containsKey("h2c") && f.get("h2c").bool();
+        int streams = f.containsKey("max_concurrent_streams") ? f.get("max_concurrent_streams").integer(1, 10_000) : 128;
+        ServerConfig.Listen redirect = null;
+        if (f.containsKey("redirect_listen")) {
+            if (tls == null) {
+                throw f.get("redirect_listen").error("redirecting to HTTPS needs server.tls");
+            }
+            HostPort r = hostPort(f.get("redirect_listen"), f.get("redirect_listen").string());
+            redirect = new ServerConfig.Listen(r.host, r.port);
+        }
+        IpRulesConfig ip = f.containsKey("ip") ? SecurityConfigReader.ipRules(f.get("ip")) : IpRulesConfig.NONE;
+        List<String> trusted = f.containsKey("trusted_proxies") ? SecurityConfigReader.cidrs(f.get("trusted_proxies")) : List.of();
+        boolean proxyProtocol = f.containsKey("proxy_protocol") && f.get("proxy_protocol").bool();
+        if (proxyProtocol && trusted.isEmpty()) {
+            throw f.get("proxy_protocol").error("the PROXY protocol is only accepted from server.trusted_proxies, which is empty");
+        }
+        return new ServerConfig(hp.host, hp.port, ioThreads, transport, idle, drain, limits, tls, http2, h2c, streams,
+                redirect, ip, trusted, proxyProtocol);
     }
 
     private Limits limits(ConfigNode node) throws ConfigException {
         Map<String, ConfigNode> f = node == null ? Map.of()
-                : node.fields("max_request_line", "max_header_size", "max_headers", "max_body_size");
+                : node.fields("max_request_line", "max_header_size", "max_headers", "max_body_size", "max_connections",
+                        "max_connections_per_ip", "request_header_timeout", "body_idle_timeout");
         int line = (int) sizeOr(f, "max_request_line", 8 * 1024, 256, 1 << 20);
         int header = (int) sizeOr(f, "max_header_size", 32 * 1024, 1024, 1 << 20);
         int count = f.containsKey("max_headers") ? f.get("max_headers").integer(1, 10_000) : 100;
         long body = sizeOr(f, "max_body_size", 100L << 20, 0, Long.MAX_VALUE);
-        return new Limits(line, header, count, body);
+        int maxConn = f.containsKey("max_connections") ? f.get("max_connections").integer(1, 10_000_000) : 100_000;
+        int perIp = f.containsKey("max_connections_per_ip") ? f.get("max_connections_per_ip").integer(1, 10_000_000) : 1_000;
+        Duration headerTimeout = durationOr(f, "request_header_timeout", Duration.ofSeconds(30), false);
+        Duration bodyIdle = durationOr(f, "body_idle_timeout", Duration.ofSeconds(60), false);
+        return new Limits(line, header, count, body, maxConn, perIp, headerTimeout, bodyIdle);
     }
 
     private Map<String, UpstreamConfig> upstreams(ConfigNode node) throws ConfigException {
@@ -191,7 +218,8 @@ public final class ConfigLoader {
         return new Pool(maxConn, maxPending, acquire, idle, maxReq);
     }
 
-    private List<RouteConfig> routes(ConfigNode node, Map<String, UpstreamConfig> upstreams, Limits limits) throws ConfigException {
+    private List<RouteConfig> routes(ConfigNode node, Map<String, UpstreamConfig> upstreams, Limits limits, boolean haveKeys)
+            throws ConfigException {
         List<RouteConfig> routes = new ArrayList<>();
         Set<String> names = new HashSet<>();
         List<ConfigNode> items = node.list();
@@ -199,7 +227,7 @@ public final class ConfigLoader {
             throw node.error("at least one route is required");
         }
         for (int i = 0; i < items.size(); i++) {
-            RouteConfig r = route(items.get(i), i, upstreams, limits);
+            RouteConfig r = route(items.get(i), i, upstreams, limits, haveKeys);
             if (!names.add(r.name())) {
                 throw items.get(i).error("route name '" + r.name() + "' is used twice");
             }
@@ -208,9 +236,11 @@ public final class ConfigLoader {
         return routes;
     }
 
-    private RouteConfig route(ConfigNode node, int index, Map<String, UpstreamConfig> upstreams, Limits limits) throws ConfigException {
+    private RouteConfig route(ConfigNode node, int index, Map<String, UpstreamConfig> upstreams, Limits limits, boolean haveKeys)
+            throws ConfigException {
         Map<String, ConfigNode> f = node.fields("name", "host", "path_prefix", "methods", "upstream", "strip_prefix",
-                "rewrite_prefix", "host_header", "max_body_size", "sse_heartbeat", "timeouts");
+                "rewrite_prefix", "host_header", "max_body_size", "sse_heartbeat", "timeouts", "auth", "upstream_api_key",
+                "ip", "cors");
         String name = f.containsKey("name") ? f.get("name").string() : "route-" + index;
         String host = null;
         if (f.containsKey("host")) {
@@ -267,7 +297,24 @@ public final class ConfigLoader {
         }
         long maxBody = sizeOr(f, "max_body_size", limits.maxBodySize(), 0, Long.MAX_VALUE);
         Duration heartbeat = durationOr(f, "sse_heartbeat", Duration.ZERO, true);
-        return new RouteConfig(name, host, prefix, methods, upstream, rewrite, hostHeader, maxBody, heartbeat, timeouts(f.get("timeouts")));
+        RouteConfig.AuthMode auth = RouteConfig.AuthMode.OFF;
+        if (f.containsKey("auth")) {
+            auth = enumValue(f.get("auth"), RouteConfig.AuthMode.class);
+            if (auth != RouteConfig.AuthMode.OFF && !haveKeys) {
+                throw f.get("auth").error("auth is " + auth.name().toLowerCase(Locale.ROOT) + " but no api_keys are configured");
+            }
+        }
+        String upstreamKey = null;
+        if (f.containsKey("upstream_api_key")) {
+            upstreamKey = f.get("upstream_api_key").string();
+            if (upstreamKey.isBlank() || !upstreamKey.chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
+                throw f.get("upstream_api_key").error("must be a non-empty token of visible ASCII characters");
+            }
+        }
+        IpRulesConfig ip = f.containsKey("ip") ? SecurityConfigReader.ipRules(f.get("ip")) : IpRulesConfig.NONE;
+        CorsConfig cors = f.containsKey("cors") ? SecurityConfigReader.cors(f.get("cors")) : null;
+        return new RouteConfig(name, host, prefix, methods, upstream, rewrite, hostHeader, maxBody, heartbeat, timeouts(f.get("timeouts")),
+                auth, upstreamKey, ip, cors);
     }
 
     private Timeouts timeouts(ConfigNode node) throws ConfigException {

@@ -31,7 +31,8 @@ final class EnvSubstitution {
             } else if (text.charAt(i + 1) == '{') {
                 int end = text.indexOf('}', i + 2);
                 if (end < 0) {
-                    throw new IllegalArgumentException("unterminated '${' in '" + text + "'");
+                    // The value itself is not repeated: it may be a secret.
+                    throw new IllegalArgumentException("unterminated '${' in the value");
                 }
                 out.append(resolve(text.substring(i + 2, end)));
                 i = end + 1;

@@ -12,6 +12,8 @@ import java.util.Set;
  * @param hostHeader     what Host the backend sees
  * @param maxBodySize    request body limit in bytes, 0 for none
  * @param sseHeartbeat   silence after which a comment line is sent on an event stream, zero for never
+ * @param upstreamApiKey sent to the backend as {@code Authorization: Bearer}, or null
+ * @param cors           CORS rules, or null when the route does not answer CORS
  */
 public record RouteConfig(
         String name,
@@ -23,11 +25,24 @@ public record RouteConfig(
         HostHeader hostHeader,
         long maxBodySize,
         Duration sseHeartbeat,
-        Timeouts timeouts) {
+        Timeouts timeouts,
+        AuthMode auth,
+        String upstreamApiKey,
+        IpRulesConfig ip,
+        CorsConfig cors) {
 
     public RouteConfig {
         methods = Set.copyOf(methods);
     }
+
+    @Override
+    public String toString() {
+        // Never print the backend's key.
+        return "RouteConfig[name=" + name + ", pathPrefix=" + pathPrefix + ", upstream=" + upstream + "]";
+    }
+
+    /** Whether a request must, may or need not carry one of the configured API keys. */
+    public enum AuthMode { OFF, OPTIONAL, REQUIRED }
 
     /** PRESERVE forwards the client's Host, UPSTREAM uses the endpoint's host:port, LITERAL sends {@code value}. */
     public record HostHeader(Mode mode, String value) {

@@ -1,8 +1,15 @@
 package io.streamgate.config;
 
 import java.time.Duration;
+import java.util.List;
 
-/** The client-facing listener. */
+/**
+ * The client-facing listener.
+ *
+ * @param tls            TLS termination, or null for plain HTTP
+ * @param redirect       a plain listener that redirects to the TLS listener, or null
+ * @param trustedProxies CIDRs of peers whose X-Forwarded-For or PROXY header is believed
+ */
 public record ServerConfig(
         String host,
         int port,
@@ -10,12 +17,35 @@ public record ServerConfig(
         TransportChoice transport,
         Duration clientIdleTimeout,
         Duration drainTimeout,
-        Limits limits) {
+        Limits limits,
+        TlsConfig tls,
+        boolean http2,
+        boolean h2c,
+        int maxConcurrentStreams,
+        Listen redirect,
+        IpRulesConfig ip,
+        List<String> trustedProxies,
+        boolean proxyProtocol) {
+
+    public ServerConfig {
+        trustedProxies = List.copyOf(trustedProxies);
+    }
 
     /** Which Netty transport to run on; AUTO picks the best one that loads on this machine. */
     public enum TransportChoice { AUTO, IO_URING, EPOLL, NIO }
 
-    /** Limits on what a client may send; each breach has its own status code. */
-    public record Limits(int maxRequestLine, int maxHeaderSize, int maxHeaders, long maxBodySize) {
+    /**
+     * Limits on what a client may send and how slowly; each breach has its own status code.
+     *
+     * @param requestHeaderTimeout from the first byte of a request to the end of its headers (slowloris)
+     * @param bodyIdleTimeout      longest pause while a client uploads a request body
+     */
+    public record Limits(int maxRequestLine, int maxHeaderSize, int maxHeaders, long maxBodySize,
+                         int maxConnections, int maxConnectionsPerIp, Duration requestHeaderTimeout,
+                         Duration bodyIdleTimeout) {
+    }
+
+    /** A host and port to listen on. */
+    public record Listen(String host, int port) {
     }
 }

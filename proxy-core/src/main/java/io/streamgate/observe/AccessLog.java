@@ -33,6 +33,7 @@ public final class AccessLog {
                 .append(r.status).append(' ').append(r.bytesOut).append(" \"")
                 .append(orDash(r.referer)).append("\" \"").append(orDash(r.userAgent)).append("\"")
                 .append(" rid=").append(r.requestId)
+                .append(" identity=").append(orDash(r.identity))
                 .append(" route=").append(orDash(r.route))
                 .append(" upstream=").append(orDash(r.upstreamEndpoint))
                 .append(" in=").append(r.bytesIn)
@@ -42,6 +43,9 @@ public final class AccessLog {
             sb.append('-');
         } else {
             appendMillis(sb, r.firstByteNanos);
+        }
+        if (r.clientCert != null) {
+            sb.append(" client_cert=\"").append(orDash(r.clientCert)).append('"');
         }
         if (r.note != null) {
             sb.append(" note=").append(r.note);

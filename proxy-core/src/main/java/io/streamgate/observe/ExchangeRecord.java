@@ -12,6 +12,10 @@ public final class ExchangeRecord {
     public String protocol;
     public String userAgent;
     public String referer;
+    /** The API key's name, or null for an anonymous request. */
+    public String identity;
+    /** Subject of the client's verified TLS certificate, or null. */
+    public String clientCert;
     public String route;
     public String upstreamEndpoint;
     public int status;

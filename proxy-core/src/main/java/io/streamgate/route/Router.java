@@ -36,6 +36,16 @@ public final class Router {
         return null;
     }
 
+    /** Whether some route names this host explicitly: the only hosts an absolute-form target may name. */
+    public boolean servesHost(String host) {
+        for (RouteConfig r : ordered) {
+            if (r.host() != null && hostMatches(r.host(), host)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** The path the backend sees, after strip_prefix or rewrite_prefix. */
     public static String rewrite(RouteConfig route, String path) {
         if (route.rewritePrefix() == null) {

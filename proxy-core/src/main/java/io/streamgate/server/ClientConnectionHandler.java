@@ -1,9 +1,13 @@
 package io.streamgate.server;
 
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
@@ -15,7 +19,12 @@ import io.netty.util.ReferenceCountUtil;
 import io.streamgate.config.RouteConfig;
 import io.streamgate.observe.AccessLog;
 import io.streamgate.observe.ExchangeRecord;
+import io.streamgate.policy.ResponseHeader;
+import io.netty.util.AsciiString;
+import io.netty.util.NetUtil;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.util.List;
 import java.util.ArrayDeque;
 
 /**
@@ -28,11 +37,16 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     /** Parked pipelined input beyond this stops reading until the current exchange ends. */
     private static final int MAX_QUEUED_MESSAGES = 64;
     private static final int MAX_QUEUED_BYTES = 64 * 1024;
+    private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
 
     private final Gateway gateway;
+    private final String scheme;
+    private final boolean http2;
     private final ArrayDeque<Object> queued = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
-    private String clientIp;
+    private boolean started;
+    /** The socket peer; a trusted load balancer may name the real client through the PROXY protocol. */
+    private InetAddress socketPeer;
     private int queuedBytes;
     private Exchange current;
     /** Set after a local answer to a request whose (empty) end marker has yet to arrive. */
@@ -41,36 +55,62 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     private ConnectionTimer timer;
     /** When the connection last became idle (no request in flight), in System.nanoTime() terms. */
     private long idleSince;
+    /** When the first bytes of the next request's head arrived, or -1: the request_header_timeout runs from here. */
+    private long headStarted = -1;
+    /** Whether this read burst delivered a decoded message (so its bytes were not a partial head). */
+    private boolean decodedThisBurst;
 
-    ClientConnectionHandler(Gateway gateway) {
+    /**
+     * @param scheme "https" behind TLS, else "http" (for X-Forwarded-Proto)
+     * @param http2  whether this handler serves one HTTP/2 stream rather than an HTTP/1.1 connection
+     */
+    ClientConnectionHandler(Gateway gateway, String scheme, boolean http2) {
         this.gateway = gateway;
+        this.scheme = scheme;
+        this.http2 = http2;
+    }
+
+    String scheme() {
+        return scheme;
+    }
+
+    boolean isHttp2() {
+        return http2;
     }
 
     ChannelHandlerContext ctx() {
         return ctx;
     }
 
-    String clientIp() {
-        return clientIp;
-    }
-
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
         this.timer = new ConnectionTimer(ctx.executor(), this::onTimer);
+        if (ctx.channel().isActive()) {
+            start(); // added after TLS and ALPN, on a connection that is long active
+        }
     }
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-        InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
-        clientIp = remote == null ? "-" : remote.getAddress().getHostAddress();
+        start();
+        ctx.fireChannelActive();
+    }
+
+    private void start() {
+        if (started) {
+            return;
+        }
+        started = true;
+        InetSocketAddress remote = (InetSocketAddress) ConnectionInfo.connection(ctx.channel()).remoteAddress();
+        socketPeer = remote == null ? null : remote.getAddress();
         becameIdle();
         ctx.read();
-        ctx.fireChannelActive();
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        decodedThisBurst = true;
         if (!closing && (current != null && current.requestComplete() || !queued.isEmpty())) {
             enqueue(msg);
         } else {
@@ -109,7 +149,12 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     public void channelReadComplete(ChannelHandlerContext ctx) {
         if (current != null) {
             current.flushUpstream();
+        } else if (headStarted < 0 && !http2 && queued.isEmpty() && !decodedThisBurst) {
+            // Bytes arrived but no complete request head yet: the slowloris clock starts.
+            headStarted = System.nanoTime();
+            timer.wakeAt(headStarted + gateway.snapshot().config().server().limits().requestHeaderTimeout().toNanos());
         }
+        decodedThisBurst = false;
         updateReading();
     }
 
@@ -159,50 +204,83 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void onRequest(HttpRequest req) {
+        headStarted = -1;
         Snapshot snapshot = gateway.snapshot();
         String requestId = RequestIds.fromOrNew(req.headers());
         ExchangeRecord record = newRecord(req, requestId);
-        RequestTarget target = RequestTarget.parse(req);
+        RequestTarget target = RequestTarget.parse(req, snapshot.router());
         if (target.error() != null) {
-            respondLocal(ProxyError.BAD_REQUEST, target.error(), requestId, req, record, true);
+            respondLocal(target.errorKind(), target.error(), requestId, req, record, true, List.of());
             return;
         }
         RouteConfig route = snapshot.router().match(target.host(), req.method().name(), target.path());
         if (route == null) {
             respondLocal(ProxyError.ROUTE_NOT_FOUND, "no route for " + req.method() + " " + target.path(), requestId, req, record,
-                    hasBody(req));
+                    hasBody(req), List.of());
             return;
         }
         record.route = route.name();
+        // The PROXY header (read after the connection opened, so looked up per request) names the peer to reason about.
+        InetAddress proxied = ConnectionInfo.connection(ctx.channel()).attr(ConnectionInfo.PROXIED_CLIENT).get();
+        InetAddress peer = proxied != null ? proxied : socketPeer;
+        boolean peerTrusted = peer != null && snapshot.proxies().trusts(peer);
+        List<String> forwardedFor = req.headers().getAll(X_FORWARDED_FOR);
+        InetAddress client = peerTrusted ? snapshot.proxies().clientAddress(peer, forwardedFor) : peer;
+        record.clientIp = client == null ? "-" : NetUtil.toAddressString(client);
+        // Server-level rules were skipped at accept for a trusted socket peer; they apply to the real client now.
+        boolean serverRulesPending = socketPeer != null && snapshot.proxies().trusts(socketPeer);
+        RequestPolicies.Outcome policy = RequestPolicies.evaluate(snapshot, route, req, client, serverRulesPending);
+        if (policy.preflight() != null) {
+            respondPreflight(policy.preflight(), requestId, req, record);
+            return;
+        }
+        if (policy.error() != null) {
+            respondLocal(policy.error(), policy.message(), requestId, req, record, hasBody(req), policy.corsHeaders());
+            return;
+        }
+        record.identity = policy.identity();
         long declared = HttpUtil.getContentLength(req, -1L);
         if (route.maxBodySize() > 0 && declared > route.maxBodySize()) {
             respondLocal(ProxyError.BODY_TOO_LARGE, "request body of " + declared + " bytes exceeds the limit of "
-                    + route.maxBodySize() + " bytes", requestId, req, record, true);
+                    + route.maxBodySize() + " bytes", requestId, req, record, true, policy.corsHeaders());
             return;
         }
         String expect = req.headers().get(HttpHeaderNames.EXPECT);
         if (expect != null) {
             if (!HttpUtil.is100ContinueExpected(req)) {
-                respondLocal(ProxyError.EXPECTATION_FAILED, "unsupported expectation: " + expect, requestId, req, record, true);
+                respondLocal(ProxyError.EXPECTATION_FAILED, "unsupported expectation: " + expect, requestId, req, record, true,
+                        policy.corsHeaders());
                 return;
             }
             // Our own checks passed, so the client may send the body; the backend never sees the expectation.
             req.headers().remove(HttpHeaderNames.EXPECT);
             ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE));
         }
-        current = new Exchange(this, gateway, snapshot, route, req, target, requestId, record);
+        String xff = peerTrusted ? snapshot.proxies().forwardedFor(peer, forwardedFor) : record.clientIp;
+        current = new Exchange(this, gateway, snapshot, route, req, target, requestId, record, xff, policy.corsHeaders());
         current.start();
+    }
+
+    /** A CORS preflight answered by the gateway; the backend never sees it. */
+    private void respondPreflight(FullHttpResponse response, String requestId, HttpRequest req, ExchangeRecord record) {
+        boolean close = !http2 && (!HttpUtil.isKeepAlive(req) || hasBody(req) || gateway.draining());
+        response.headers().set(RequestIds.HEADER, requestId).setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
+        if (close) {
+            response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        }
+        finishLocal(response, record, close);
     }
 
     private ExchangeRecord newRecord(HttpRequest req, String requestId) {
         ExchangeRecord r = new ExchangeRecord();
         r.requestId = requestId;
-        r.clientIp = clientIp;
+        r.clientIp = socketPeer == null ? "-" : NetUtil.toAddressString(socketPeer);
         r.method = req.method().name();
         r.uri = req.uri();
-        r.protocol = req.protocolVersion().text();
+        r.protocol = http2 ? "HTTP/2.0" : req.protocolVersion().text();
         r.userAgent = req.headers().get(HttpHeaderNames.USER_AGENT);
         r.referer = req.headers().get(HttpHeaderNames.REFERER);
+        r.clientCert = ConnectionInfo.connection(ctx.channel()).attr(ConnectionInfo.CLIENT_CERT_SUBJECT).get();
         r.startEpochMillis = System.currentTimeMillis();
         r.durationNanos = System.nanoTime();
         return r;
@@ -214,20 +292,25 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
 
     /** A refusal answered by the gateway itself for a request that never got an exchange. */
     private void respondLocal(ProxyError error, String message, String requestId, HttpRequest req, boolean close) {
-        respondLocal(error, message, requestId, req, null, close);
+        respondLocal(error, message, requestId, req, null, close, List.of());
     }
 
     private void respondLocal(ProxyError error, String message, String requestId, HttpRequest req, ExchangeRecord record,
-                              boolean forceClose) {
-        boolean close = forceClose || req == null || !HttpUtil.isKeepAlive(req) || gateway.draining();
-        var response = ErrorResponses.of(ctx.alloc(), error, message, requestId, close);
-        var written = ctx.writeAndFlush(response);
+                              boolean forceClose, List<ResponseHeader> corsHeaders) {
+        boolean close = !http2 && (forceClose || req == null || !HttpUtil.isKeepAlive(req) || gateway.draining());
+        FullHttpResponse response = ErrorResponses.of(ctx.alloc(), error, message, requestId, close);
+        RequestPolicies.addCorsHeaders(response.headers(), corsHeaders);
+        finishLocal(response, record, close);
+    }
+
+    private void finishLocal(FullHttpResponse response, ExchangeRecord record, boolean close) {
         if (record != null) {
-            record.status = error.status().code();
+            record.status = response.status().code();
             record.bytesOut = response.content().readableBytes();
             record.durationNanos = System.nanoTime() - record.durationNanos;
             AccessLog.log(record);
         }
+        ChannelFuture written = ctx.writeAndFlush(response);
         if (close) {
             closing = true;
             written.addListener(ChannelFutureListener.CLOSE);
@@ -276,7 +359,8 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
 
     /** Starts the client_idle_timeout: a connection with no request in flight for that long is closed. */
     private void becameIdle() {
-        if (gateway.draining()) {
+        headStarted = -1;
+        if (gateway.draining() && !http2) {
             ctx.close();
             return;
         }
@@ -297,6 +381,15 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         if (current != null) {
             current.onTimer(now);
             return;
+        }
+        if (headStarted >= 0) {
+            long headDeadline = headStarted + gateway.snapshot().config().server().limits().requestHeaderTimeout().toNanos();
+            if (now - headDeadline >= 0) {
+                respondLocal(ProxyError.REQUEST_TIMEOUT, "the request headers did not arrive in time", RequestIds.generate(),
+                        null, true);
+                return;
+            }
+            timer.wakeAt(headDeadline);
         }
         long deadline = idleSince + gateway.snapshot().config().server().clientIdleTimeout().toNanos();
         if (now - deadline >= 0) {

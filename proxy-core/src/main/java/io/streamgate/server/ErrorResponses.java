@@ -29,6 +29,9 @@ public final class ErrorResponses {
         if (close) {
             response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         }
+        if (error == ProxyError.INVALID_API_KEY) {
+            response.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"streamgate\"");
+        }
         return response;
     }
 

@@ -26,6 +26,7 @@ import io.streamgate.config.RouteConfig;
 import io.streamgate.config.UpstreamConfig.Endpoint;
 import io.streamgate.observe.AccessLog;
 import io.streamgate.observe.ExchangeRecord;
+import io.streamgate.policy.ResponseHeader;
 import io.streamgate.route.Router;
 import io.streamgate.upstream.EndpointPool;
 import io.streamgate.upstream.ForwardingHeaders;
@@ -68,6 +69,9 @@ final class Exchange implements UpstreamListener {
     private final boolean headRequest;
     private final boolean clientHttp11;
     private final String clientHost;
+    private final String forwardedFor;
+    private final List<ResponseHeader> corsHeaders;
+    private final long bodyIdleNanos;
 
     private boolean clientKeepAlive;
     private Endpoint endpoint;
@@ -93,11 +97,17 @@ final class Exchange implements UpstreamListener {
     private boolean done;
 
     private long lastUpstreamActivity;
+    /** Last time a piece of the request body arrived from the client. */
+    private long lastBodyActivity;
     private long lastClientWrite;
     private long firstByteDeadline = Long.MAX_VALUE;
 
+    /**
+     * @param forwardedFor the X-Forwarded-For value to send upstream
+     * @param corsHeaders  CORS headers to add to the response
+     */
     Exchange(ClientConnectionHandler connection, Gateway gateway, Snapshot snapshot, RouteConfig route, HttpRequest request,
-             RequestTarget target, String requestId, ExchangeRecord record) {
+             RequestTarget target, String requestId, ExchangeRecord record, String forwardedFor, List<ResponseHeader> corsHeaders) {
         this.connection = connection;
         this.ctx = connection.ctx();
         this.gateway = gateway;
@@ -110,9 +120,14 @@ final class Exchange implements UpstreamListener {
         this.startNanos = record.durationNanos;
         this.headRequest = request.method().equals(HttpMethod.HEAD);
         this.clientHttp11 = request.protocolVersion().equals(HttpVersion.HTTP_1_1);
-        this.clientKeepAlive = HttpUtil.isKeepAlive(request) && !gateway.draining();
+        // An HTTP/2 stream ends by itself; connection-level keep-alive and draining are the connection's business.
+        this.clientKeepAlive = connection.isHttp2() || HttpUtil.isKeepAlive(request) && !gateway.draining();
         this.clientHost = target.authority();
+        this.forwardedFor = forwardedFor;
+        this.corsHeaders = corsHeaders;
+        this.bodyIdleNanos = snapshot.config().server().limits().bodyIdleTimeout().toNanos();
         this.lastUpstreamActivity = startNanos;
+        this.lastBodyActivity = startNanos;
     }
 
     boolean requestComplete() {
@@ -131,7 +146,7 @@ final class Exchange implements UpstreamListener {
         if (chunked) {
             h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED); // re-framed hop by hop
         }
-        ForwardingHeaders.apply(h, connection.clientIp(), "http", clientHost);
+        ForwardingHeaders.apply(h, forwardedFor, connection.scheme(), clientHost);
         h.set(RequestIds.HEADER, requestId);
         switch (route.hostHeader().mode()) {
             case LITERAL:
@@ -243,7 +258,7 @@ final class Exchange implements UpstreamListener {
         int n = part.content().readableBytes();
         bodyBytes += n;
         record.bytesIn = bodyBytes;
-        lastUpstreamActivity = System.nanoTime();
+        lastBodyActivity = System.nanoTime();
         if (route.maxBodySize() > 0 && bodyBytes > route.maxBodySize()) {
             part.release();
             clientKeepAlive = false;
@@ -382,6 +397,7 @@ final class Exchange implements UpstreamListener {
             h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
         }
         h.set(RequestIds.HEADER, requestId);
+        RequestPolicies.addCorsHeaders(h, corsHeaders);
         String type = h.get(HttpHeaderNames.CONTENT_TYPE);
         eventStream = type != null && AsciiString.regionMatches(type, true, 0, EVENT_STREAM, 0, EVENT_STREAM.length());
         trailingNewlines = 2;
@@ -493,11 +509,21 @@ final class Exchange implements UpstreamListener {
             timeout("total_timeout", "no complete response within " + t.total().toMillis() + " ms");
             return;
         }
+        if (!requestComplete && now - lastBodyActivity >= bodyIdleNanos) {
+            clientKeepAlive = false;
+            if (responseStarted) {
+                abort("client_body_timeout");
+            } else {
+                fail(ProxyError.REQUEST_TIMEOUT, "the request body stalled for " + bodyIdleNanos / 1_000_000 + " ms",
+                        "client_body_timeout");
+            }
+            return;
+        }
         if (!responseStarted && now >= firstByteDeadline) {
             timeout("first_byte_timeout", endpoint + " sent no response headers within " + t.firstByte().toMillis() + " ms");
             return;
         }
-        if (streamingPhase() && now - lastUpstreamActivity >= t.idle().toNanos()) {
+        if (responseStarted && now - lastUpstreamActivity >= t.idle().toNanos()) {
             timeout("idle_timeout", "no data for " + t.idle().toMillis() + " ms");
             return;
         }
@@ -506,11 +532,6 @@ final class Exchange implements UpstreamListener {
             ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(HEARTBEAT)));
         }
         rearmTimer();
-    }
-
-    /** Data is expected to flow: the request body is being sent, or the response body is arriving. */
-    private boolean streamingPhase() {
-        return responseStarted || !requestComplete && upstreamConn != null;
     }
 
     private boolean heartbeatDue(long now) {
@@ -540,8 +561,11 @@ final class Exchange implements UpstreamListener {
         if (!responseStarted) {
             next = Math.min(next, firstByteDeadline);
         }
-        if (streamingPhase()) {
+        if (responseStarted) {
             next = Math.min(next, lastUpstreamActivity + t.idle().toNanos());
+        }
+        if (!requestComplete) {
+            next = Math.min(next, lastBodyActivity + bodyIdleNanos);
         }
         if (eventStream && !route.sseHeartbeat().isZero()) {
             next = Math.min(next, lastClientWrite + route.sseHeartbeat().toNanos());
@@ -556,6 +580,7 @@ final class Exchange implements UpstreamListener {
         closeUpstream();
         boolean keepAlive = clientKeepAlive && requestComplete && !gateway.draining();
         var response = ErrorResponses.of(ctx.alloc(), error, message, requestId, !keepAlive);
+        RequestPolicies.addCorsHeaders(response.headers(), corsHeaders);
         record.status = error.status().code();
         record.bytesOut = response.content().readableBytes();
         record.note = note;

@@ -8,7 +8,12 @@ import io.netty.handler.codec.http.HttpResponseStatus;
  */
 public enum ProxyError {
     BAD_REQUEST(HttpResponseStatus.BAD_REQUEST, "invalid_request_error", "bad_request"),
+    INVALID_API_KEY(HttpResponseStatus.UNAUTHORIZED, "authentication_error", "invalid_api_key"),
+    IP_DENIED(HttpResponseStatus.FORBIDDEN, "permission_error", "ip_denied"),
+    CORS_ORIGIN_DENIED(HttpResponseStatus.FORBIDDEN, "permission_error", "cors_origin_denied"),
     ROUTE_NOT_FOUND(HttpResponseStatus.NOT_FOUND, "not_found_error", "route_not_found"),
+    METHOD_NOT_ALLOWED(HttpResponseStatus.METHOD_NOT_ALLOWED, "invalid_request_error", "method_not_allowed"),
+    REQUEST_TIMEOUT(HttpResponseStatus.REQUEST_TIMEOUT, "invalid_request_error", "request_timeout"),
     BODY_TOO_LARGE(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "invalid_request_error", "body_too_large"),
     REQUEST_LINE_TOO_LONG(HttpResponseStatus.REQUEST_URI_TOO_LONG, "invalid_request_error", "request_line_too_long"),
     HEADERS_TOO_LARGE(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "invalid_request_error", "headers_too_large"),

@@ -1,47 +1,66 @@
 package io.streamgate.server;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpVersion;
 import io.streamgate.route.Router;
+import java.util.List;
 
 /**
- * The routing view of a request target: host (lower-case, no port), path and query. Absolute-form targets
- * ({@code GET http://host/path}) are reduced to origin form, as RFC 9112 §3.2.2 asks of servers. Targets a
- * backend could resolve differently from us (dot segments, missing leading slash) are refused.
+ * The routing view of a request target: host (lower-case, no port), the authority to forward, the normalised path
+ * and the query. Anything a backend could read differently from us is refused here, before routing: control
+ * characters or spaces in the target, a missing, repeated or malformed Host, CONNECT (we are not a tunnel), an
+ * absolute-form target naming a host no route serves (we are not an open forward proxy), a path above the root.
  *
- * @param authority the host (with port) the request names: an absolute-form target's, else the Host header; may be null
- * @param error     why the target is refused, or null
+ * @param authority the host[:port] the request names: an absolute-form target's, else the Host header; may be null
+ * @param error     why the request is refused (null when it is not), answered with {@code errorKind}
  */
-record RequestTarget(String host, String authority, String path, String query, String error) {
+record RequestTarget(String host, String authority, String path, String query, ProxyError errorKind, String error) {
 
-    static RequestTarget parse(HttpRequest req) {
+    static RequestTarget parse(HttpRequest req, Router router) {
+        if (req.method().equals(HttpMethod.CONNECT)) {
+            return refused(ProxyError.METHOD_NOT_ALLOWED, "CONNECT is not supported: this is a reverse proxy");
+        }
         String uri = req.uri();
-        String hostHeader = req.headers().get(HttpHeaderNames.HOST);
-        if (uri.startsWith("http://") || uri.startsWith("https://")) {
+        if (!isCleanTarget(uri)) {
+            return refused(ProxyError.BAD_REQUEST, "the request target contains spaces, control or non-ASCII characters");
+        }
+        List<String> hosts = req.headers().getAll(HttpHeaderNames.HOST);
+        if (hosts.size() > 1) {
+            return refused(ProxyError.BAD_REQUEST, "more than one Host header");
+        }
+        String authority = hosts.isEmpty() ? null : hosts.get(0).trim();
+        if (authority != null && !isValidHost(authority)) {
+            return refused(ProxyError.BAD_REQUEST, "invalid Host header");
+        }
+        if (authority == null && req.protocolVersion().equals(HttpVersion.HTTP_1_1) && !isAbsolute(uri)) {
+            return refused(ProxyError.BAD_REQUEST, "missing Host header");
+        }
+        if (isAbsolute(uri)) {
             int authorityStart = uri.indexOf("//") + 2;
             int slash = uri.indexOf('/', authorityStart);
             int q = uri.indexOf('?', authorityStart);
             int end = slash >= 0 ? slash : q >= 0 ? q : uri.length();
-            hostHeader = uri.substring(authorityStart, end);
+            authority = uri.substring(authorityStart, end);
+            if (!isValidHost(authority) || authority.isEmpty()) {
+                return refused(ProxyError.BAD_REQUEST, "invalid host in the request target");
+            }
+            if (!router.servesHost(Router.hostOnly(authority))) {
+                return refused(ProxyError.BAD_REQUEST, "absolute-form target for a host this gateway does not serve");
+            }
             uri = slash >= 0 ? uri.substring(slash) : "/" + uri.substring(end);
         }
         if (!uri.startsWith("/")) {
-            return refused("request target must start with '/'");
-        }
-        if (hostHeader == null && req.protocolVersion().equals(HttpVersion.HTTP_1_1)) {
-            return refused("missing Host header");
-        }
-        if (req.headers().getAll(HttpHeaderNames.HOST).size() > 1) {
-            return refused("more than one Host header");
+            return refused(ProxyError.BAD_REQUEST, "request target must start with '/'");
         }
         int q = uri.indexOf('?');
-        String path = q < 0 ? uri : uri.substring(0, q);
-        String query = q < 0 ? null : uri.substring(q + 1);
-        if (hasDotSegment(path)) {
-            return refused("path contains '.' or '..' segments");
+        String path = PathNormalizer.normalize(q < 0 ? uri : uri.substring(0, q));
+        if (path == null) {
+            return refused(ProxyError.BAD_REQUEST, "the path climbs above the root or hides a dot segment");
         }
-        return new RequestTarget(Router.hostOnly(hostHeader), hostHeader, path, query, null);
+        String query = q < 0 ? null : uri.substring(q + 1);
+        return new RequestTarget(Router.hostOnly(authority), authority, path, query, null, null);
     }
 
     /** The target to send upstream after a path rewrite. */
@@ -49,38 +68,68 @@ record RequestTarget(String host, String authority, String path, String query, S
         return query == null ? newPath : newPath + "?" + query;
     }
 
-    private static RequestTarget refused(String why) {
-        return new RequestTarget(null, null, null, null, why);
-    }
-
-    private static boolean hasDotSegment(String path) {
-        int start = 1;
-        while (start <= path.length()) {
-            int slash = path.indexOf('/', start);
-            int end = slash < 0 ? path.length() : slash;
-            if (isDotSegment(path, start, end)) {
-                return true;
-            }
-            start = end + 1;
+    /** Visible ASCII only: no space, control character, DEL or raw non-ASCII byte. */
+    static boolean isCleanTarget(String uri) {
+        if (uri.isEmpty()) {
+            return false;
         }
-        return false;
-    }
-
-    /** "." or "..", also when percent-encoded ("%2e", ".%2E", ...): each decodes to a dot segment. */
-    private static boolean isDotSegment(String path, int start, int end) {
-        int dots = 0;
-        int i = start;
-        while (i < end) {
-            if (path.charAt(i) == '.') {
-                i++;
-            } else if (i + 3 <= end && path.charAt(i) == '%' && path.charAt(i + 1) == '2'
-                    && (path.charAt(i + 2) == 'e' || path.charAt(i + 2) == 'E')) {
-                i += 3;
-            } else {
+        for (int i = 0; i < uri.length(); i++) {
+            char c = uri.charAt(i);
+            if (c <= 0x20 || c >= 0x7f) {
                 return false;
             }
-            dots++;
         }
-        return dots == 1 || dots == 2;
+        return true;
+    }
+
+    /** host[:port] where host is a registered name or a bracketed IPv6 literal (RFC 3986 §3.2.2, minus user info). */
+    static boolean isValidHost(String value) {
+        String v = value.trim();
+        if (v.isEmpty()) {
+            return false;
+        }
+        int i = 0;
+        if (v.charAt(0) == '[') {
+            int close = v.indexOf(']');
+            if (close < 0) {
+                return false;
+            }
+            for (int j = 1; j < close; j++) {
+                char c = v.charAt(j);
+                if (!(Character.digit(c, 16) >= 0 || c == ':' || c == '.')) {
+                    return false;
+                }
+            }
+            i = close + 1;
+        } else {
+            while (i < v.length() && v.charAt(i) != ':') {
+                char c = v.charAt(i);
+                if (!(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_'
+                        || c == '~' || c == '%')) {
+                    return false;
+                }
+                i++;
+            }
+        }
+        if (i == v.length()) {
+            return true;
+        }
+        if (v.charAt(i) != ':' || i + 1 == v.length() || v.length() - i - 1 > 5) {
+            return false;
+        }
+        for (int j = i + 1; j < v.length(); j++) {
+            if (v.charAt(j) < '0' || v.charAt(j) > '9') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static boolean isAbsolute(String uri) {
+        return uri.regionMatches(true, 0, "http://", 0, 7) || uri.regionMatches(true, 0, "https://", 0, 8);
+    }
+
+    private static RequestTarget refused(ProxyError kind, String why) {
+        return new RequestTarget(null, null, null, null, kind, why);
     }
 }

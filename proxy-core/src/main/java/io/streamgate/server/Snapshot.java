@@ -1,19 +1,52 @@
 package io.streamgate.server;
 
+import io.streamgate.config.ApiKeyConfig;
+import io.streamgate.config.CorsConfig;
 import io.streamgate.config.ProxyConfig;
+import io.streamgate.config.RouteConfig;
 import io.streamgate.config.UpstreamConfig;
+import io.streamgate.policy.ApiKeys;
+import io.streamgate.policy.ClientAddressResolver;
+import io.streamgate.policy.CorsPolicy;
+import io.streamgate.policy.IpRules;
 import io.streamgate.route.Router;
 import io.streamgate.upstream.Upstream;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** A config and what is compiled from it, swapped as one. An exchange keeps the snapshot it started with. */
-public record Snapshot(ProxyConfig config, Router router, Map<String, Upstream> upstreams) {
+/**
+ * A config and everything compiled from it (router, upstreams, policies), swapped as one. An exchange keeps the
+ * snapshot it started with.
+ *
+ * @param routePolicies by route name
+ */
+public record Snapshot(ProxyConfig config, Router router, Map<String, Upstream> upstreams, IpRules serverIp,
+                       ClientAddressResolver proxies, ApiKeys apiKeys, Map<String, RoutePolicies> routePolicies) {
+
+    /** A route's compiled policies; {@code cors} is null when the route does not do CORS. */
+    public record RoutePolicies(IpRules ip, CorsPolicy cors) {
+    }
+
     public static Snapshot of(ProxyConfig config) {
         Map<String, Upstream> upstreams = new HashMap<>();
         for (UpstreamConfig u : config.upstreams().values()) {
             upstreams.put(u.name(), new Upstream(u));
         }
-        return new Snapshot(config, new Router(config.routes()), Map.copyOf(upstreams));
+        Map<String, RoutePolicies> policies = new HashMap<>();
+        for (RouteConfig r : config.routes()) {
+            CorsConfig c = r.cors();
+            CorsPolicy cors = c == null ? null : new CorsPolicy(c.allowedOrigins(), c.allowedMethods(), c.allowedHeaders(),
+                    c.exposedHeaders(), c.allowCredentials(), c.maxAge());
+            policies.put(r.name(), new RoutePolicies(IpRules.of(r.ip().allow(), r.ip().deny()), cors));
+        }
+        Map<String, byte[]> keys = new LinkedHashMap<>();
+        for (ApiKeyConfig k : config.apiKeys()) {
+            keys.put(k.name(), k.sha256());
+        }
+        var server = config.server();
+        return new Snapshot(config, new Router(config.routes()), Map.copyOf(upstreams),
+                IpRules.of(server.ip().allow(), server.ip().deny()), ClientAddressResolver.of(server.trustedProxies()),
+                new ApiKeys(keys), Map.copyOf(policies));
     }
 }

@@ -1,17 +1,93 @@
 package io.streamgate.server;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpRequestDecoder;
+import io.netty.handler.codec.http.LastHttpContent;
+import java.util.List;
 
 /**
- * Netty's request decoder, made to refuse rather than repair ambiguous framing. A request carrying both
- * Content-Length and Transfer-Encoding is how smuggling starts (RFC 9112 §6.1): Netty would drop the
- * Content-Length and carry on; a proxy must not guess which framing the client meant.
+ * Netty's request decoder, made to refuse rather than repair what request smuggling is built from:
+ * <ul>
+ *   <li>both Content-Length and Transfer-Encoding (RFC 9112 §6.1): Netty would drop the Content-Length and carry on;</li>
+ *   <li>obsolete line folding (a header line starting with a space or tab, RFC 9112 §5.2): Netty would join it to the
+ *       previous value, while another server in the chain may read it as a header of its own.</li>
+ * </ul>
+ * Folding is found by scanning each request head as its bytes arrive, once per byte, before Netty parses it.
  */
 final class StrictRequestDecoder extends HttpRequestDecoder {
+    /** True while the bytes at the reader index belong to a request head (not a body). */
+    private boolean inHead = true;
+    /** Bytes past the reader index already scanned, so slowly arriving heads are not rescanned (quadratic). */
+    private int scannedAhead;
+    private byte previous;
+    /** Whether the current head has begun (leading blank lines are allowed before a request line). */
+    private boolean headStarted;
+    private boolean refused;
+
     StrictRequestDecoder(HttpDecoderConfig config) {
         super(config);
+    }
+
+    @Override
+    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
+        if (refused) {
+            in.skipBytes(in.readableBytes());
+            return;
+        }
+        if (inHead && foldsALine(in)) {
+            refused = true;
+            in.skipBytes(in.readableBytes());
+            out.add(new RejectedRequest(ProxyError.BAD_REQUEST, "obsolete line folding in the request headers"));
+            return;
+        }
+        int before = in.readerIndex();
+        int produced = out.size();
+        super.decode(ctx, in, out);
+        scannedAhead = Math.max(0, scannedAhead - (in.readerIndex() - before));
+        for (int i = produced; i < out.size(); i++) {
+            Object msg = out.get(i);
+            if (msg instanceof HttpRequest) {
+                inHead = false;
+            }
+            if (msg instanceof LastHttpContent) {
+                inHead = true;
+                headStarted = false;
+                previous = 0;
+                scannedAhead = 0;
+            }
+        }
+    }
+
+    /** Scans the new bytes of the head for a line that starts with whitespace; stops at the head's blank line. */
+    private boolean foldsALine(ByteBuf in) {
+        int i = in.readerIndex() + scannedAhead;
+        int end = in.writerIndex();
+        for (; i < end; i++) {
+            byte b = in.getByte(i);
+            if (previous == '\n') {
+                if (b == ' ' || b == '\t') {
+                    if (headStarted) {
+                        return true;
+                    }
+                } else if ((b == '\r' || b == '\n') && headStarted) {
+                    // The blank line ends the head: what follows is a body, which may hold anything.
+                    scannedAhead = i + 1 - in.readerIndex();
+                    previous = b;
+                    inHead = false; // nothing more to scan until Netty reports the end of this message
+                    return false;
+                }
+            }
+            if (b != '\r' && b != '\n') {
+                headStarted = true;
+            }
+            previous = b;
+        }
+        scannedAhead = end - in.readerIndex();
+        return false;
     }
 
     @Override

@@ -42,6 +42,14 @@ public final class RawHttpClient implements AutoCloseable {
         return new RawHttpClient(socket);
     }
 
+    /** Speaks HTTP/1.1 over an already connected socket (e.g. a TLS socket after its handshake). */
+    public static RawHttpClient over(Socket socket) throws IOException {
+        if (socket.getSoTimeout() == 0) {
+            socket.setSoTimeout(DEFAULT_READ_TIMEOUT_MS);
+        }
+        return new RawHttpClient(socket);
+    }
+
     public Socket socket() {
         return socket;
     }

@@ -60,12 +60,13 @@ final class GatewayLauncher {
             return 1;
         }
 
-        log.info("Streamgate {} listening on http://{} (transport {}, config {})",
-                Version.current(), authority(gateway.address()), gateway.transportName(), configFile);
+        String scheme = config.server().tls() == null ? "http" : "https";
+        log.info("Streamgate {} listening on {}://{} (transport {}, config {})",
+                Version.current(), scheme, authority(gateway.address()), gateway.transportName(), configFile);
         if (demo != null) {
-            log.info("Try: curl -N http://{}/v1/chat/completions -H 'Content-Type: application/json' "
+            log.info("Try: curl -N {}{}://{}/v1/chat/completions -H 'Content-Type: application/json' "
                     + "-d '{\"model\":\"demo\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}'",
-                    authority(gateway.address()));
+                    scheme.equals("https") ? "-k " : "", scheme, authority(gateway.address()));
         }
 
         AtomicBoolean shutdownRequested = new AtomicBoolean();

@@ -1,0 +1,51 @@
+package io.streamgate.server;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
+import io.netty.handler.ssl.SslHandler;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import javax.net.ssl.SSLPeerUnverifiedException;
+
+/**
+ * Once the TLS handshake is done: records a verified client certificate's subject, then installs HTTP/2 or
+ * HTTP/1.1 as ALPN chose (HTTP/1.1 when the client offered no ALPN).
+ */
+final class AlpnNegotiator extends ApplicationProtocolNegotiationHandler {
+    private final Gateway gateway;
+
+    AlpnNegotiator(Gateway gateway) {
+        super(ApplicationProtocolNames.HTTP_1_1);
+        this.gateway = gateway;
+    }
+
+    @Override
+    protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
+        recordClientCertificate(ctx);
+        if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
+            Http2Pipeline.configure(ctx.pipeline(), gateway, true);
+        } else {
+            Http1Pipeline.configure(ctx.pipeline(), gateway, true);
+        }
+    }
+
+    private static void recordClientCertificate(ChannelHandlerContext ctx) {
+        SslHandler ssl = ctx.pipeline().get(SslHandler.class);
+        try {
+            Certificate[] chain = ssl.engine().getSession().getPeerCertificates();
+            if (chain.length > 0 && chain[0] instanceof X509Certificate) {
+                String subject = ((X509Certificate) chain[0]).getSubjectX500Principal().getName();
+                ctx.channel().attr(ConnectionInfo.CLIENT_CERT_SUBJECT).set(subject);
+            }
+        } catch (SSLPeerUnverifiedException noClientCertificate) {
+            // Mutual TLS is off or optional and the client sent none.
+        }
+    }
+
+    @Override
+    protected void handshakeFailure(ChannelHandlerContext ctx, Throwable cause) {
+        // Scanners and clients with old protocols fail here all day; the close is the whole answer.
+        ctx.close();
+    }
+}

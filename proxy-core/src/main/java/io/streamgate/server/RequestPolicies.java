@@ -1,0 +1,111 @@
+package io.streamgate.server;
+
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.AsciiString;
+import io.streamgate.config.RouteConfig;
+import io.streamgate.policy.ApiKeys;
+import io.streamgate.policy.CorsPolicy;
+import io.streamgate.policy.PreflightDecision;
+import io.streamgate.policy.ResponseHeader;
+import java.net.InetAddress;
+import java.util.List;
+
+/**
+ * The per-request policy chain, in a fixed order: IP rules, then CORS (a preflight is answered here, before
+ * authentication, because browsers never send credentials on a preflight), then the API key. The first refusal
+ * ends the chain. The classes in {@code io.streamgate.policy} decide; this class applies their decisions to the
+ * request and builds the refusals.
+ */
+final class RequestPolicies {
+    private static final AsciiString X_API_KEY = AsciiString.cached("x-api-key");
+    private static final String ACCESS_CONTROL_REQUEST_METHOD = "access-control-request-method";
+    private static final String ACCESS_CONTROL_REQUEST_HEADERS = "access-control-request-headers";
+
+    private RequestPolicies() {
+    }
+
+    /**
+     * What the chain decided.
+     *
+     * @param error        a refusal, or null
+     * @param preflight    a finished preflight answer, or null
+     * @param identity     the API key's name, or null for an anonymous request
+     * @param corsHeaders  headers to add to whatever response this request gets
+     */
+    record Outcome(ProxyError error, String message, FullHttpResponse preflight, String identity, List<ResponseHeader> corsHeaders) {
+    }
+
+    /**
+     * @param client      the client's address as resolved through trusted proxies
+     * @param serverRulesPending whether the socket peer is a trusted proxy (the server-level rules were then not applied
+     *                           at accept and apply here to the resolved client)
+     */
+    static Outcome evaluate(Snapshot snapshot, RouteConfig route, HttpRequest req, InetAddress client, boolean serverRulesPending) {
+        Snapshot.RoutePolicies policies = snapshot.routePolicies().get(route.name());
+        String origin = req.headers().get(HttpHeaderNames.ORIGIN);
+        CorsPolicy cors = policies.cors();
+        List<ResponseHeader> corsHeaders = cors == null ? List.of() : cors.responseHeaders(origin);
+        if (serverRulesPending && !snapshot.serverIp().permits(client) || !policies.ip().permits(client)) {
+            return new Outcome(ProxyError.IP_DENIED, "requests from " + io.netty.util.NetUtil.toAddressString(client) + " are not allowed",
+                    null, null, corsHeaders);
+        }
+        HttpHeaders h = req.headers();
+        if (cors != null && CorsPolicy.isPreflight(req.method().name(), origin, h.get(ACCESS_CONTROL_REQUEST_METHOD))) {
+            PreflightDecision d = cors.preflight(origin, h.get(ACCESS_CONTROL_REQUEST_METHOD), h.get(ACCESS_CONTROL_REQUEST_HEADERS));
+            if (!d.allowed()) {
+                return new Outcome(ProxyError.CORS_ORIGIN_DENIED, "origin " + origin + " is not allowed", null, null, d.headers());
+            }
+            FullHttpResponse ok = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NO_CONTENT, Unpooled.EMPTY_BUFFER);
+            for (ResponseHeader rh : d.headers()) {
+                ok.headers().add(rh.name(), rh.value());
+            }
+            return new Outcome(null, null, ok, null, List.of());
+        }
+        String identity = null;
+        if (route.auth() == RouteConfig.AuthMode.OFF) {
+            // Not checked here, but one of our keys must still never travel to a backend.
+            String presented = snapshot.apiKeys().isEmpty() ? null
+                    : ApiKeys.presentedKey(h.get(HttpHeaderNames.AUTHORIZATION), h.get(X_API_KEY));
+            if (presented != null && snapshot.apiKeys().identify(presented) != null) {
+                h.remove(HttpHeaderNames.AUTHORIZATION).remove(X_API_KEY);
+            }
+        } else {
+            String presented = ApiKeys.presentedKey(h.get(HttpHeaderNames.AUTHORIZATION), h.get(X_API_KEY));
+            identity = presented == null ? null : snapshot.apiKeys().identify(presented);
+            boolean missing = presented == null;
+            if (identity == null && (!missing || route.auth() == RouteConfig.AuthMode.REQUIRED)) {
+                return new Outcome(ProxyError.INVALID_API_KEY, missing ? "an API key is required" : "invalid API key",
+                        null, null, corsHeaders);
+            }
+            // The client's key is ours to check, never the backend's to see.
+            h.remove(HttpHeaderNames.AUTHORIZATION).remove(X_API_KEY);
+        }
+        if (route.upstreamApiKey() != null) {
+            h.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + route.upstreamApiKey());
+        }
+        return new Outcome(null, null, null, identity, corsHeaders);
+    }
+
+    /** Adds CORS headers to a response; Vary is merged with what the backend sent rather than replaced. */
+    static void addCorsHeaders(HttpHeaders response, List<ResponseHeader> cors) {
+        for (ResponseHeader rh : cors) {
+            if (rh.name().equalsIgnoreCase("vary")) {
+                String existing = response.get(HttpHeaderNames.VARY);
+                if (existing == null) {
+                    response.set(HttpHeaderNames.VARY, rh.value());
+                } else if (!existing.toLowerCase(java.util.Locale.ROOT).contains(rh.value().toLowerCase(java.util.Locale.ROOT))) {
+                    response.set(HttpHeaderNames.VARY, existing + ", " + rh.value());
+                }
+            } else {
+                response.set(rh.name(), rh.value());
+            }
+        }
+    }
+}
