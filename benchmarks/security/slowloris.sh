@@ -5,7 +5,7 @@
 # success rate and latency (p50/p99/max) before and during the attack, and slowhttptest's own connection counts.
 #
 # Two configurations are attacked in turn:
-#   defaults  request_header_timeout 10s, max_connections_per_ip 256 (the attacker is held to 256 connections)
+#   cap-256   request_header_timeout 10s, max_connections_per_ip 256 (the attacker is held to 256 connections)
 #   no-cap    request_header_timeout 10s, max_connections_per_ip 100000 (only the header deadline defends)
 #
 # Knobs: PLAIN_PORT [18480]  BACKEND_PORT [18180]  ATTACK_CONNECTIONS [500]  ATTACK_RATE [200 per s]
@@ -54,7 +54,7 @@ summarize() {
 
 ROWS=()
 ATTACK_NOTES=()
-for variant in defaults no-cap; do
+for variant in cap-256 no-cap; do
     per_ip=256
     [[ $variant == no-cap ]] && per_ip=100000
     cat >"$TMP/streamgate-$variant.yaml" <<EOF
