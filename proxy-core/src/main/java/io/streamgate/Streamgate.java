@@ -13,6 +13,12 @@ import io.streamgate.config.ConfigException;
 import io.streamgate.config.ConfigLoader;
 import io.streamgate.config.ProxyConfig;
 import io.streamgate.config.ServerConfig;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.streamgate.observe.TrafficMeters;
+import io.streamgate.policy.cache.MissCoalescer;
+import io.streamgate.policy.cache.ResponseCache;
+import io.streamgate.policy.ratelimit.NanoClock;
 import io.streamgate.server.Gateway;
 import io.streamgate.server.GatewayServer;
 import io.streamgate.server.Snapshot;
@@ -43,6 +49,8 @@ import org.slf4j.LoggerFactory;
 public final class Streamgate implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Streamgate.class);
     private static final Duration DRAIN_POLL = Duration.ofMillis(50);
+    /** How long identical cache misses wait for the first one's answer before going to the backend themselves. */
+    private static final Duration CACHE_LOCK_TIMEOUT = Duration.ofSeconds(5);
 
     private final ProxyConfig config;
     private final Transport transport;
@@ -77,6 +85,23 @@ public final class Streamgate implements AutoCloseable {
      * or the TLS material cannot be loaded.
      */
     public static Streamgate start(ProxyConfig config) {
+        return start(config, Options.defaults());
+    }
+
+    /**
+     * What an embedding application may supply.
+     *
+     * @param registry where the gateway's meters go (a Prometheus registry in the server)
+     * @param clock    time for rate limits and cache ages; tests pass a clock they move by hand
+     */
+    public record Options(MeterRegistry registry, NanoClock clock) {
+        public static Options defaults() {
+            return new Options(new SimpleMeterRegistry(), NanoClock.SYSTEM);
+        }
+    }
+
+    /** As {@link #start(ProxyConfig)}, with the given meter registry and clock. */
+    public static Streamgate start(ProxyConfig config, Options options) {
         ServerConfig server = config.server();
         CertificateReloader certificates = null;
         if (server.tls() != null) {
@@ -90,7 +115,7 @@ public final class Streamgate implements AutoCloseable {
         int threads = server.ioThreads() > 0 ? server.ioThreads() : Runtime.getRuntime().availableProcessors();
         EventLoopGroup group = transport.newGroup(threads);
         ChannelGroup connections = new DefaultChannelGroup("streamgate-clients", GlobalEventExecutor.INSTANCE);
-        Gateway gateway = new Gateway(Snapshot.of(config), new UpstreamPools(transport));
+        Gateway gateway = newGateway(config, options, transport);
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(group)
                 .channel(transport.serverChannel())
@@ -121,6 +146,24 @@ public final class Streamgate implements AutoCloseable {
             LOG.info("redirecting plain HTTP on {} to HTTPS", redirect.localAddress());
         }
         return gw;
+    }
+
+    private static Gateway newGateway(ProxyConfig config, Options options, Transport transport) {
+        ResponseCache cache = new ResponseCache(config.cache(), options.clock()::nanoTime);
+        TrafficMeters meters = new TrafficMeters(options.registry());
+        Gateway gateway = new Gateway(Snapshot.of(config, options.clock()), new UpstreamPools(transport), cache,
+                new MissCoalescer(CACHE_LOCK_TIMEOUT), meters, options.clock());
+        meters.gauge("streamgate.cache.entries", "responses held by the cache", cache, ResponseCache::entries);
+        meters.gauge("streamgate.cache.size.bytes", "bytes held by the cache", cache, ResponseCache::weightedSize);
+        meters.functionCounter("streamgate.cache.evictions", "entries evicted to stay within cache.max_size", cache,
+                ResponseCache::evictions);
+        meters.gauge("streamgate.ratelimit.store.available", "1 while the shared rate-limit store answers", gateway,
+                g -> g.snapshot().rateLimiters().storeAvailable() ? 1 : 0);
+        meters.functionCounter("streamgate.ratelimit.store.failures", "calls to the shared rate-limit store that failed",
+                gateway, g -> g.snapshot().rateLimiters().storeFailures());
+        meters.functionCounter("streamgate.ratelimit.store.fallbacks", "acquires answered by local buckets while the store failed",
+                gateway, g -> g.snapshot().rateLimiters().fallbackAcquires());
+        return gateway;
     }
 
     /** Binds, or undoes everything started so far and throws. */
@@ -154,6 +197,26 @@ public final class Streamgate implements AutoCloseable {
 
     public ProxyConfig config() {
         return config;
+    }
+
+    /** The meters of this gateway. */
+    public MeterRegistry meters() {
+        return gateway.meters().registry();
+    }
+
+    /**
+     * Removes cached responses: those of {@code route} when it is not null, and those whose key starts with
+     * {@code keyPrefix} (e.g. {@code "GET api.example.com/v1/models"}) when it is not null. Returns how many.
+     */
+    public long purgeCache(String route, String keyPrefix) {
+        long n = 0;
+        if (route != null) {
+            n += gateway.cache().purgeRoute(route);
+        }
+        if (keyPrefix != null) {
+            n += gateway.cache().purgePrefix(keyPrefix);
+        }
+        return n;
     }
 
     /** Requests in flight right now. */
@@ -191,6 +254,8 @@ public final class Streamgate implements AutoCloseable {
             gateway.pools().closeIdle();
             long deadline = System.nanoTime() + drain.toNanos();
             waitForDrain(deadline);
+            closed.join();
+            gateway.snapshot().rateLimiters().close(); // may block briefly on Redis; we are off the event loops here
         }
         closed.join();
     }

@@ -85,12 +85,20 @@ public final class ConfigLoader {
             throw new ConfigException(source, 0, 0, "", "the file is empty (expected server, upstreams and routes)");
         }
         ConfigNode top = new ConfigNode(source, "", root, env);
-        Map<String, ConfigNode> f = top.fields("server", "upstreams", "routes", "api_keys");
+        Map<String, ConfigNode> f = top.fields("server", "upstreams", "routes", "api_keys", "rate_limits", "redis", "cache");
         ServerConfig server = server(require(top, f, "server"));
         Map<String, UpstreamConfig> upstreams = upstreams(require(top, f, "upstreams"));
         List<ApiKeyConfig> apiKeys = f.containsKey("api_keys") ? SecurityConfigReader.apiKeys(f.get("api_keys")) : List.of();
-        List<RouteConfig> routes = routes(require(top, f, "routes"), upstreams, server.limits(), !apiKeys.isEmpty());
-        return new ProxyConfig(server, upstreams, routes, apiKeys, source);
+        Map<String, RateLimitConfig> rateLimits = PolicyConfigReader.rateLimits(f.get("rate_limits"));
+        RedisConfig redis = PolicyConfigReader.redis(f.get("redis"));
+        CacheConfig cache = PolicyConfigReader.cache(f.get("cache"));
+        RoutePolicyContext policies = new RoutePolicyContext(!apiKeys.isEmpty(), rateLimits, redis);
+        List<RouteConfig> routes = routes(require(top, f, "routes"), upstreams, server.limits(), policies);
+        return new ProxyConfig(server, upstreams, routes, apiKeys, rateLimits, redis, cache, source);
+    }
+
+    /** What a route's policy keys are checked against. */
+    private record RoutePolicyContext(boolean haveKeys, Map<String, RateLimitConfig> rateLimits, RedisConfig redis) {
     }
 
     private static ConfigNode require(ConfigNode parent, Map<String, ConfigNode> fields, String key) throws ConfigException {
@@ -111,7 +119,7 @@ public final class ConfigLoader {
         TransportChoice transport = TransportChoice.AUTO;
         if (f.containsKey("transport")) {
             ConfigNode t = f.get("transport");
-            transport = enumValue(t, TransportChoice.class);
+            transport = t.enumValue(TransportChoice.class);
         }
         Duration idle = durationOr(f, "client_idle_timeout", Duration.ofSeconds(75), false);
         Duration drain = durationOr(f, "drain_timeout", Duration.ofSeconds(30), true);
@@ -218,7 +226,7 @@ public final class ConfigLoader {
         return new Pool(maxConn, maxPending, acquire, idle, maxReq);
     }
 
-    private List<RouteConfig> routes(ConfigNode node, Map<String, UpstreamConfig> upstreams, Limits limits, boolean haveKeys)
+    private List<RouteConfig> routes(ConfigNode node, Map<String, UpstreamConfig> upstreams, Limits limits, RoutePolicyContext policies)
             throws ConfigException {
         List<RouteConfig> routes = new ArrayList<>();
         Set<String> names = new HashSet<>();
@@ -227,7 +235,7 @@ public final class ConfigLoader {
             throw node.error("at least one route is required");
         }
         for (int i = 0; i < items.size(); i++) {
-            RouteConfig r = route(items.get(i), i, upstreams, limits, haveKeys);
+            RouteConfig r = route(items.get(i), i, upstreams, limits, policies);
             if (!names.add(r.name())) {
                 throw items.get(i).error("route name '" + r.name() + "' is used twice");
             }
@@ -236,11 +244,11 @@ public final class ConfigLoader {
         return routes;
     }
 
-    private RouteConfig route(ConfigNode node, int index, Map<String, UpstreamConfig> upstreams, Limits limits, boolean haveKeys)
-            throws ConfigException {
+    private RouteConfig route(ConfigNode node, int index, Map<String, UpstreamConfig> upstreams, Limits limits,
+                              RoutePolicyContext policies) throws ConfigException {
         Map<String, ConfigNode> f = node.fields("name", "host", "path_prefix", "methods", "upstream", "strip_prefix",
                 "rewrite_prefix", "host_header", "max_body_size", "sse_heartbeat", "timeouts", "auth", "upstream_api_key",
-                "ip", "cors");
+                "ip", "cors", "rate_limits", "cache", "tokens");
         String name = f.containsKey("name") ? f.get("name").string() : "route-" + index;
         String host = null;
         if (f.containsKey("host")) {
@@ -299,8 +307,8 @@ public final class ConfigLoader {
         Duration heartbeat = durationOr(f, "sse_heartbeat", Duration.ZERO, true);
         RouteConfig.AuthMode auth = RouteConfig.AuthMode.OFF;
         if (f.containsKey("auth")) {
-            auth = enumValue(f.get("auth"), RouteConfig.AuthMode.class);
-            if (auth != RouteConfig.AuthMode.OFF && !haveKeys) {
+            auth = f.get("auth").enumValue(RouteConfig.AuthMode.class);
+            if (auth != RouteConfig.AuthMode.OFF && !policies.haveKeys()) {
                 throw f.get("auth").error("auth is " + auth.name().toLowerCase(Locale.ROOT) + " but no api_keys are configured");
             }
         }
@@ -313,8 +321,11 @@ public final class ConfigLoader {
         }
         IpRulesConfig ip = f.containsKey("ip") ? SecurityConfigReader.ipRules(f.get("ip")) : IpRulesConfig.NONE;
         CorsConfig cors = f.containsKey("cors") ? SecurityConfigReader.cors(f.get("cors")) : null;
+        List<String> rateLimits = PolicyConfigReader.routeRateLimits(f.get("rate_limits"), policies.rateLimits(), policies.redis());
+        RouteCacheConfig cache = PolicyConfigReader.routeCache(f.get("cache"));
+        TokenAccountingConfig tokens = PolicyConfigReader.tokens(f.get("tokens"));
         return new RouteConfig(name, host, prefix, methods, upstream, rewrite, hostHeader, maxBody, heartbeat, timeouts(f.get("timeouts")),
-                auth, upstreamKey, ip, cors);
+                auth, upstreamKey, ip, cors, rateLimits, cache, tokens);
     }
 
     private Timeouts timeouts(ConfigNode node) throws ConfigException {
@@ -348,20 +359,6 @@ public final class ConfigLoader {
             throw n.error(v + " bytes is out of range (expected " + min + ".." + max + " bytes)");
         }
         return v;
-    }
-
-    private static <E extends Enum<E>> E enumValue(ConfigNode n, Class<E> type) throws ConfigException {
-        String s = n.string().trim();
-        for (E e : type.getEnumConstants()) {
-            if (e.name().equalsIgnoreCase(s)) {
-                return e;
-            }
-        }
-        List<String> names = new ArrayList<>();
-        for (E e : type.getEnumConstants()) {
-            names.add(e.name().toLowerCase(Locale.ROOT));
-        }
-        throw n.error("'" + s + "' is not one of " + String.join(", ", names));
     }
 
     private record HostPort(String host, int port) {

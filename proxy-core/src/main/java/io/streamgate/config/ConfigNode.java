@@ -118,6 +118,23 @@ final class ConfigNode {
         return (int) v;
     }
 
+    boolean isScalar() {
+        return node instanceof ScalarNode && !node.getTag().equals(Tag.NULL);
+    }
+
+    /** The enum constant named (case-insensitively) by this scalar; the error lists the choices. */
+    <E extends Enum<E>> E enumValue(Class<E> type) throws ConfigException {
+        String s = string().trim();
+        List<String> names = new ArrayList<>();
+        for (E e : type.getEnumConstants()) {
+            if (e.name().equalsIgnoreCase(s)) {
+                return e;
+            }
+            names.add(e.name().toLowerCase(java.util.Locale.ROOT));
+        }
+        throw error("'" + s + "' is not one of " + String.join(", ", names));
+    }
+
     boolean bool() throws ConfigException {
         String s = string().trim();
         if (s.equals("true")) {

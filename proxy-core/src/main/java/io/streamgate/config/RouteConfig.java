@@ -1,6 +1,7 @@
 package io.streamgate.config;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -14,6 +15,9 @@ import java.util.Set;
  * @param sseHeartbeat   silence after which a comment line is sent on an event stream, zero for never
  * @param upstreamApiKey sent to the backend as {@code Authorization: Bearer}, or null
  * @param cors           CORS rules, or null when the route does not answer CORS
+ * @param rateLimits     names of the top-level rate limits a request must pass, in order
+ * @param cache          response caching, or null when the route does not cache
+ * @param tokens         how LLM token usage is read on this route
  */
 public record RouteConfig(
         String name,
@@ -29,10 +33,14 @@ public record RouteConfig(
         AuthMode auth,
         String upstreamApiKey,
         IpRulesConfig ip,
-        CorsConfig cors) {
+        CorsConfig cors,
+        List<String> rateLimits,
+        RouteCacheConfig cache,
+        TokenAccountingConfig tokens) {
 
     public RouteConfig {
         methods = Set.copyOf(methods);
+        rateLimits = List.copyOf(rateLimits);
     }
 
     @Override

@@ -44,6 +44,15 @@ public final class AccessLog {
         } else {
             appendMillis(sb, r.firstByteNanos);
         }
+        if (r.promptTokens >= 0 || r.completionTokens >= 0) {
+            sb.append(" tokens_in=").append(Math.max(0, r.promptTokens)).append(" tokens_out=").append(Math.max(0, r.completionTokens));
+            if (r.tokensEstimated) {
+                sb.append(" tokens_estimated=1");
+            }
+        }
+        if (r.cacheStatus != null) {
+            sb.append(" cache=").append(r.cacheStatus);
+        }
         if (r.clientCert != null) {
             sb.append(" client_cert=\"").append(orDash(r.clientCert)).append('"');
         }

@@ -25,6 +25,13 @@ public final class ExchangeRecord {
     public long durationNanos;
     /** Nanoseconds from request start to the response headers, or -1 when none arrived. */
     public long firstByteNanos = -1;
+    /** LLM tokens the backend reported for this request, or -1 when unknown. */
+    public long promptTokens = -1;
+    public long completionTokens = -1;
+    /** Whether {@link #promptTokens} is the gateway's estimate because the backend reported no usage. */
+    public boolean tokensEstimated;
+    /** HIT, MISS or BYPASS on a caching route, else null. */
+    public String cacheStatus;
     /** Why the exchange ended unusually (e.g. client_closed, upstream_reset, idle_timeout), or null. */
     public String note;
 }

@@ -286,7 +286,8 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         return r;
     }
 
-    private static boolean hasBody(HttpRequest req) {
+    /** Whether the request's framing announces a body (chunked, or a non-zero Content-Length). */
+    static boolean hasBody(HttpRequest req) {
         return HttpUtil.isTransferEncodingChunked(req) || HttpUtil.getContentLength(req, 0L) > 0;
     }
 

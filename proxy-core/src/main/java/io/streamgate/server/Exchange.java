@@ -22,7 +22,18 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.streamgate.config.RateLimitConfig;
+import io.streamgate.config.RouteCacheConfig;
 import io.streamgate.config.RouteConfig;
+import io.streamgate.policy.cache.BodyDigest;
+import io.streamgate.policy.cache.CachedResponse;
+import io.streamgate.policy.llm.IncludeUsageRewriter;
+import io.streamgate.policy.llm.LlmRequest;
+import io.streamgate.policy.llm.Usage;
 import io.streamgate.config.UpstreamConfig.Endpoint;
 import io.streamgate.observe.AccessLog;
 import io.streamgate.observe.ExchangeRecord;
@@ -39,6 +50,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * One request relayed to a backend and its response relayed back, on the client connection's event loop.
@@ -72,6 +84,18 @@ final class Exchange implements UpstreamListener {
     private final String forwardedFor;
     private final List<ResponseHeader> corsHeaders;
     private final long bodyIdleNanos;
+    /** The route's rate limits for this request, or null when it has none. */
+    private final Admission admission;
+    /** RateLimit-* headers for whatever response this request gets. */
+    private List<ResponseHeader> quotaHeaders = List.of();
+    /** Whether LLM token usage is read on this exchange (a token limit or metering on the route). */
+    private final boolean metered;
+    private UsageTracker usage;
+    private CacheUse cache;
+    /** Set while the start of the body is held to read its JSON before anything goes to the backend. */
+    private boolean peeking;
+    private int peekedBytes;
+    private final List<ByteBuf> filtered = new ArrayList<>(4);
 
     private boolean clientKeepAlive;
     private Endpoint endpoint;
@@ -85,6 +109,8 @@ final class Exchange implements UpstreamListener {
     private long replayBytes;
     private long bodyBytes;
     private boolean requestComplete;
+    /** Whether the request announced a body; without one it is complete as far as answering is concerned. */
+    private final boolean declaredBody;
     private boolean requestSent;
     private boolean upstreamNeedsFlush;
     private boolean responseStarted;
@@ -128,6 +154,11 @@ final class Exchange implements UpstreamListener {
         this.bodyIdleNanos = snapshot.config().server().limits().bodyIdleTimeout().toNanos();
         this.lastUpstreamActivity = startNanos;
         this.lastBodyActivity = startNanos;
+        this.declaredBody = ClientConnectionHandler.hasBody(request);
+        List<RateLimitConfig> limits = snapshot.routePolicies().get(route.name()).rateLimits();
+        this.admission = limits.isEmpty() ? null : new Admission(snapshot.rateLimiters(), limits, route.name(), record.identity,
+                record.clientIp, request.headers(), ctx.executor());
+        this.metered = route.tokens().meter() || admission != null && admission.hasTokenRules();
     }
 
     boolean requestComplete() {
@@ -135,7 +166,7 @@ final class Exchange implements UpstreamListener {
     }
 
     boolean canAcceptBody() {
-        return !done && upstreamConn != null && upstreamConn.channel().isWritable();
+        return !done && (upstreamConn != null ? upstreamConn.channel().isWritable() : peeking);
     }
 
     void start() {
@@ -163,7 +194,189 @@ final class Exchange implements UpstreamListener {
         request.setUri(target.withPath(Router.rewrite(route, target.path())));
         request.setProtocolVersion(HttpVersion.HTTP_1_1);
         rearmTimer();
+        if (admission != null) {
+            admission.admitRequest(this::afterRequestAdmitted, this::refuse);
+        } else {
+            afterRequestAdmitted();
+        }
+    }
+
+    /** A rate limit said no: 429 (or 503 when the shared store is down) with Retry-After and RateLimit-*. */
+    private void refuse(ProxyError error, String message, List<ResponseHeader> headers) {
+        if (done) {
+            return;
+        }
+        gateway.meters().rateLimited(route.name(), admission.rejectedRule());
+        quotaHeaders = headers;
+        fail(error, message, "rate_limited");
+    }
+
+    private void afterRequestAdmitted() {
+        if (done) {
+            return;
+        }
+        quotaHeaders = admission == null ? List.of() : admission.quotaHeaders();
+        boolean wantBody = metered || route.cache() != null && route.cache().post() != RouteCacheConfig.PostMode.NEVER;
+        if (wantBody && request.method().equals(HttpMethod.POST) && !requestComplete) {
+            // Hold the start of the body (bounded by tokens.peek_limit) to read it before the backend sees anything.
+            peeking = true;
+            connection.updateReading();
+        } else {
+            afterBodyPeeked();
+        }
+    }
+
+    /** Called while peeking, after each body part arrived. */
+    private void peekProgress(int n) {
+        peekedBytes += n;
+        if (requestComplete || peekedBytes > route.tokens().peekLimit()) {
+            peeking = false;
+            afterBodyPeeked();
+        }
+    }
+
+    /** The body's start (or all of it) is held in pendingBody: estimate, maybe rewrite, admit tokens, look in the cache. */
+    private void afterBodyPeeked() {
+        LlmRequest llm = null;
+        String digest = null;
+        boolean whole = requestComplete && peekedBytes <= route.tokens().peekLimit();
+        if (!pendingBody.isEmpty()) {
+            byte[] body = heldBody();
+            llm = LlmRequest.peek(body, body.length, !whole);
+            if (whole && route.cache() != null) {
+                digest = BodyDigest.of(body, body.length);
+            }
+            if (whole && metered && llm != null && llm.stream() && !llm.clientAskedForUsage() && route.tokens().injectUsage()) {
+                byte[] rewritten = IncludeUsageRewriter.rewrite(body, body.length);
+                if (rewritten != null) {
+                    replaceBody(rewritten);
+                    usage = new UsageTracker(llm, true);
+                }
+            }
+        } else if (!declaredBody && route.cache() != null && request.method().equals(HttpMethod.POST)) {
+            digest = BodyDigest.of(new byte[0], 0);
+        }
+        if (metered && usage == null) {
+            usage = new UsageTracker(llm, false);
+        }
+        if (route.cache() != null) {
+            cache = CacheUse.of(gateway, route, request, target.host(), target.withPath(target.path()), record.identity,
+                    declaredBody, digest, llm);
+        }
+        if (admission != null && admission.hasTokenRules()) {
+            long estimate = llm == null ? 0 : llm.promptTokenEstimate() + Math.max(0, llm.maxTokens());
+            admission.admitTokens(estimate, this::afterAdmitted, this::refuse);
+        } else {
+            afterAdmitted();
+        }
+    }
+
+    /** Every limit admitted the request: answer from the cache, wait for an identical request's answer, or fetch. */
+    private void afterAdmitted() {
+        if (done) {
+            return;
+        }
+        if (cache != null) {
+            CachedResponse hit = cache.lookup();
+            if (hit != null) {
+                answerFromCache(hit);
+                return;
+            }
+            if (!cache.lead(ctx.executor(), this::onSharedEntry)) {
+                return;
+            }
+            CachedResponse late = cache.lookupAgain();
+            if (late != null) {
+                answerFromCache(late);
+                return;
+            }
+        }
         acquire(false);
+    }
+
+    /** What an identical request fetched meanwhile: serve it, or fetch ourselves when it could not be cached. */
+    private void onSharedEntry(CachedResponse entry) {
+        if (done) {
+            return;
+        }
+        if (entry != null) {
+            answerFromCache(entry);
+        } else {
+            acquire(false);
+        }
+    }
+
+    /** A copy of the held body parts, for parsing. */
+    private byte[] heldBody() {
+        byte[] out = new byte[Math.min(peekedBytes, route.tokens().peekLimit())];
+        int at = 0;
+        for (HttpContent part : pendingBody) {
+            ByteBuf c = part.content();
+            int n = Math.min(c.readableBytes(), out.length - at);
+            c.getBytes(c.readerIndex(), out, at, n);
+            at += n;
+        }
+        return out;
+    }
+
+    /** Swaps the held (complete) body for {@code body}; the backend sees the new length. */
+    private void replaceBody(byte[] body) {
+        HttpContent part;
+        while ((part = pendingBody.poll()) != null) {
+            part.release();
+        }
+        dropReplay();
+        replay = new ArrayList<>(1);
+        replayBytes = 0;
+        ByteBuf buf = ctx.alloc().buffer(body.length).writeBytes(body);
+        keepForReplay(buf, body.length);
+        pendingBody.add(new DefaultLastHttpContent(buf));
+        if (!HttpUtil.isTransferEncodingChunked(request)) {
+            HttpUtil.setContentLength(request, body.length);
+        }
+    }
+
+    /** Answers from the cache; the backend is never asked. */
+    private void answerFromCache(CachedResponse entry) {
+        long now = gateway.clock().nanoTime();
+        // A request without a body may be answered before its (empty) end marker arrives; the connection discards it.
+        boolean keepAlive = clientKeepAlive && (requestComplete || !declaredBody) && !gateway.draining();
+        boolean withBody = !headRequest;
+        ByteBuf body = withBody && entry.body().length > 0 ? ctx.alloc().buffer(entry.body().length).writeBytes(entry.body())
+                : Unpooled.EMPTY_BUFFER;
+        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(entry.status()), body);
+        HttpHeaders h = response.headers();
+        for (Map.Entry<String, String> e : entry.headers()) {
+            h.add(e.getKey(), e.getValue());
+        }
+        h.setInt(HttpHeaderNames.CONTENT_LENGTH, entry.body().length)
+                .set(HttpHeaderNames.AGE, entry.ageSeconds(now))
+                .set("x-cache", "HIT")
+                .set(RequestIds.HEADER, requestId);
+        if (!keepAlive) {
+            h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        } else if (!clientHttp11) {
+            h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+        }
+        RequestPolicies.addCorsHeaders(h, corsHeaders);
+        addHeaders(h, quotaHeaders);
+        record.status = entry.status();
+        record.bytesOut = body.readableBytes();
+        record.firstByteNanos = System.nanoTime() - startNanos;
+        responseStarted = true;
+        responseComplete = true;
+        ChannelFuture written = ctx.writeAndFlush(response);
+        if (!keepAlive) {
+            written.addListener(ChannelFutureListener.CLOSE);
+        }
+        end();
+        connection.exchangeEnded(this, keepAlive);
+    }
+
+    private static void addHeaders(HttpHeaders h, List<ResponseHeader> headers) {
+        for (ResponseHeader rh : headers) {
+            h.set(rh.name(), rh.value());
+        }
     }
 
     private void acquire(boolean fresh) {
@@ -276,6 +489,9 @@ final class Exchange implements UpstreamListener {
         }
         if (upstreamConn == null) {
             pendingBody.add(part);
+            if (peeking) {
+                peekProgress(n);
+            }
             return;
         }
         Channel ch = upstreamConn.channel();
@@ -396,10 +612,18 @@ final class Exchange implements UpstreamListener {
         } else if (!clientHttp11) {
             h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
         }
-        h.set(RequestIds.HEADER, requestId);
-        RequestPolicies.addCorsHeaders(h, corsHeaders);
         String type = h.get(HttpHeaderNames.CONTENT_TYPE);
         eventStream = type != null && AsciiString.regionMatches(type, true, 0, EVENT_STREAM, 0, EVENT_STREAM.length());
+        if (cache != null) {
+            cache.onResponseHead(response, eventStream); // before our own headers, which are not part of the entry
+        }
+        if (usage != null) {
+            String encoding = h.get(HttpHeaderNames.CONTENT_ENCODING);
+            usage.onResponseHead(eventStream, encoding != null && !encoding.equalsIgnoreCase("identity"));
+        }
+        h.set(RequestIds.HEADER, requestId);
+        RequestPolicies.addCorsHeaders(h, corsHeaders);
+        addHeaders(h, quotaHeaders);
         trailingNewlines = 2;
         response.setProtocolVersion(HttpVersion.HTTP_1_1);
         ctx.write(response, ctx.voidPromise());
@@ -407,6 +631,26 @@ final class Exchange implements UpstreamListener {
     }
 
     private void relay(HttpContent part) {
+        boolean last = part instanceof LastHttpContent;
+        if (usage != null && usage.filtersBody()) {
+            // The event stream goes through the usage filter, which may hold back a partial event or drop one.
+            usage.filter(part.content(), last, filtered);
+            for (ByteBuf b : filtered) {
+                relayPiece(new DefaultHttpContent(b), false);
+            }
+            filtered.clear();
+            if (last) {
+                relayPiece(LastHttpContent.EMPTY_LAST_CONTENT, true);
+            }
+            return;
+        }
+        if (usage != null) {
+            usage.scan(part.content(), last);
+        }
+        relayPiece(part, last);
+    }
+
+    private void relayPiece(HttpContent part, boolean last) {
         ByteBuf content = part.content();
         int n = content.readableBytes();
         long now = System.nanoTime();
@@ -415,7 +659,10 @@ final class Exchange implements UpstreamListener {
         if (eventStream && n > 0) {
             trackEventBoundary(content);
         }
-        if (part instanceof LastHttpContent) {
+        if (cache != null && n > 0) {
+            cache.tee(content);
+        }
+        if (last) {
             responseComplete = true;
             lastClientWrite = now;
             ChannelFuture written = ctx.writeAndFlush(part);
@@ -578,9 +825,11 @@ final class Exchange implements UpstreamListener {
     /** Ends the exchange with a JSON error; only before any response byte was written. */
     private void fail(ProxyError error, String message, String note) {
         closeUpstream();
-        boolean keepAlive = clientKeepAlive && requestComplete && !gateway.draining();
+        // A request without a body may be answered before its (empty) end marker arrives; the connection discards it.
+        boolean keepAlive = clientKeepAlive && (requestComplete || !declaredBody) && !gateway.draining();
         var response = ErrorResponses.of(ctx.alloc(), error, message, requestId, !keepAlive);
         RequestPolicies.addCorsHeaders(response.headers(), corsHeaders);
+        addHeaders(response.headers(), quotaHeaders);
         record.status = error.status().code();
         record.bytesOut = response.content().readableBytes();
         record.note = note;
@@ -604,6 +853,9 @@ final class Exchange implements UpstreamListener {
 
     /** The whole response was relayed. */
     private void finish(ChannelFuture lastWrite) {
+        if (cache != null) {
+            cache.complete();
+        }
         UpstreamConnection c = upstreamConn;
         upstreamConn = null;
         if (c != null) {
@@ -618,6 +870,33 @@ final class Exchange implements UpstreamListener {
         connection.exchangeEnded(this, keepAlive);
     }
 
+    /** Charges what was used (or the estimate of it) against the token budgets, and records it. */
+    private void settleTokens() {
+        long charge = 0;
+        if (usage != null) {
+            usage.discard();
+            Usage reported = usage.reported();
+            charge = usage.tokensToCharge();
+            if (reported != null) {
+                record.promptTokens = reported.promptTokens();
+                record.completionTokens = reported.completionTokens();
+            } else if (charge > 0) {
+                record.promptTokens = charge; // an estimate: the backend never said
+                record.tokensEstimated = true;
+            }
+            if (record.promptTokens > 0 || record.completionTokens > 0) {
+                gateway.meters().tokens(record.identity, route.name(), Math.max(0, record.promptTokens),
+                        Math.max(0, record.completionTokens));
+            }
+        }
+        if (cache != null && cache.status() == CacheUse.Status.HIT) {
+            charge = 0; // answered without a GPU
+        }
+        if (admission != null) {
+            admission.close(charge);
+        }
+    }
+
     private void closeUpstream() {
         UpstreamConnection c = upstreamConn;
         upstreamConn = null;
@@ -628,6 +907,13 @@ final class Exchange implements UpstreamListener {
 
     private void end() {
         done = true;
+        peeking = false;
+        if (cache != null) {
+            cache.abandon(); // no-op after complete(); otherwise frees those waiting on this exchange
+            record.cacheStatus = cache.status().name();
+            gateway.meters().cacheResult(route.name(), cache.status().name().toLowerCase(java.util.Locale.ROOT));
+        }
+        settleTokens();
         dropReplay();
         HttpContent part;
         while ((part = pendingBody.poll()) != null) {

@@ -1,19 +1,38 @@
 package io.streamgate.server;
 
+import io.streamgate.observe.TrafficMeters;
+import io.streamgate.policy.cache.MissCoalescer;
+import io.streamgate.policy.cache.ResponseCache;
+import io.streamgate.policy.ratelimit.NanoClock;
 import io.streamgate.upstream.UpstreamPools;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
-/** What every connection of one running gateway shares: the current snapshot, the pools, the drain state. */
+/**
+ * What every connection of one running gateway shares: the current snapshot, the pools, the response cache, the
+ * meters, the drain state.
+ */
 public final class Gateway {
     private final AtomicReference<Snapshot> snapshot;
     private final UpstreamPools pools;
+    private final ResponseCache cache;
+    private final MissCoalescer coalescer;
+    private final TrafficMeters meters;
+    private final NanoClock clock;
     private final AtomicInteger activeExchanges = new AtomicInteger();
     private volatile boolean draining;
 
-    public Gateway(Snapshot initial, UpstreamPools pools) {
+    /**
+     * @param clock time for rate limits and cache ages (tests move it by hand)
+     */
+    public Gateway(Snapshot initial, UpstreamPools pools, ResponseCache cache, MissCoalescer coalescer, TrafficMeters meters,
+                   NanoClock clock) {
         this.snapshot = new AtomicReference<>(initial);
         this.pools = pools;
+        this.cache = cache;
+        this.coalescer = coalescer;
+        this.meters = meters;
+        this.clock = clock;
     }
 
     public Snapshot snapshot() {
@@ -22,6 +41,22 @@ public final class Gateway {
 
     public UpstreamPools pools() {
         return pools;
+    }
+
+    public ResponseCache cache() {
+        return cache;
+    }
+
+    public MissCoalescer coalescer() {
+        return coalescer;
+    }
+
+    public TrafficMeters meters() {
+        return meters;
+    }
+
+    public NanoClock clock() {
+        return clock;
     }
 
     /** Requests whose exchange has not ended, across all connections. */

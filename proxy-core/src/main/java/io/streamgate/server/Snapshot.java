@@ -3,16 +3,20 @@ package io.streamgate.server;
 import io.streamgate.config.ApiKeyConfig;
 import io.streamgate.config.CorsConfig;
 import io.streamgate.config.ProxyConfig;
+import io.streamgate.config.RateLimitConfig;
 import io.streamgate.config.RouteConfig;
 import io.streamgate.config.UpstreamConfig;
 import io.streamgate.policy.ApiKeys;
 import io.streamgate.policy.ClientAddressResolver;
 import io.streamgate.policy.CorsPolicy;
 import io.streamgate.policy.IpRules;
+import io.streamgate.policy.ratelimit.NanoClock;
+import io.streamgate.policy.ratelimit.RateLimiters;
 import io.streamgate.route.Router;
 import io.streamgate.upstream.Upstream;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -22,13 +26,19 @@ import java.util.Map;
  * @param routePolicies by route name
  */
 public record Snapshot(ProxyConfig config, Router router, Map<String, Upstream> upstreams, IpRules serverIp,
-                       ClientAddressResolver proxies, ApiKeys apiKeys, Map<String, RoutePolicies> routePolicies) {
+                       ClientAddressResolver proxies, ApiKeys apiKeys, Map<String, RoutePolicies> routePolicies,
+                       RateLimiters rateLimiters) {
 
-    /** A route's compiled policies; {@code cors} is null when the route does not do CORS. */
-    public record RoutePolicies(IpRules ip, CorsPolicy cors) {
+    /**
+     * A route's compiled policies; {@code cors} is null when the route does not do CORS.
+     *
+     * @param rateLimits the route's rate limits in the order they apply
+     */
+    public record RoutePolicies(IpRules ip, CorsPolicy cors, List<RateLimitConfig> rateLimits) {
     }
 
-    public static Snapshot of(ProxyConfig config) {
+    /** Compiles {@code config}; rate-limit buckets read time from {@code clock}. */
+    public static Snapshot of(ProxyConfig config, NanoClock clock) {
         Map<String, Upstream> upstreams = new HashMap<>();
         for (UpstreamConfig u : config.upstreams().values()) {
             upstreams.put(u.name(), new Upstream(u));
@@ -38,7 +48,8 @@ public record Snapshot(ProxyConfig config, Router router, Map<String, Upstream> 
             CorsConfig c = r.cors();
             CorsPolicy cors = c == null ? null : new CorsPolicy(c.allowedOrigins(), c.allowedMethods(), c.allowedHeaders(),
                     c.exposedHeaders(), c.allowCredentials(), c.maxAge());
-            policies.put(r.name(), new RoutePolicies(IpRules.of(r.ip().allow(), r.ip().deny()), cors));
+            List<RateLimitConfig> limits = r.rateLimits().stream().map(config.rateLimits()::get).toList();
+            policies.put(r.name(), new RoutePolicies(IpRules.of(r.ip().allow(), r.ip().deny()), cors, limits));
         }
         Map<String, byte[]> keys = new LinkedHashMap<>();
         for (ApiKeyConfig k : config.apiKeys()) {
@@ -47,6 +58,6 @@ public record Snapshot(ProxyConfig config, Router router, Map<String, Upstream> 
         var server = config.server();
         return new Snapshot(config, new Router(config.routes()), Map.copyOf(upstreams),
                 IpRules.of(server.ip().allow(), server.ip().deny()), ClientAddressResolver.of(server.trustedProxies()),
-                new ApiKeys(keys), Map.copyOf(policies));
+                new ApiKeys(keys), Map.copyOf(policies), RateLimiters.create(config.rateLimits().values(), config.redis(), clock));
     }
 }

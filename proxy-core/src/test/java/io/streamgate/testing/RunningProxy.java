@@ -20,6 +20,11 @@ public final class RunningProxy implements AutoCloseable {
         return new RunningProxy(Streamgate.start(ConfigLoader.parse(yaml, "test.yaml")));
     }
 
+    /** As {@link #start(String)}, with a meter registry and clock of the test's choosing. */
+    public static RunningProxy start(String yaml, Streamgate.Options options) throws ConfigException {
+        return new RunningProxy(Streamgate.start(ConfigLoader.parse(yaml, "test.yaml"), options));
+    }
+
     /** The simplest gateway: every path to one backend, with optional extra YAML under the route (indented 4). */
     public static RunningProxy forwardingTo(TestBackend backend, String... routeLines) throws ConfigException {
         StringBuilder yaml = new StringBuilder("""

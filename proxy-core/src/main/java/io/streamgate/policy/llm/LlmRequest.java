@@ -1,0 +1,357 @@
+package io.streamgate.policy.llm;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.async.ByteArrayFeeder;
+import java.io.IOException;
+
+/**
+ * What the gateway needs from an OpenAI-style request body (chat/completions, completions, embeddings): the model,
+ * whether the answer is streamed and whether the client asked for usage, the completion budget, the temperature,
+ * and an estimate of the prompt's size in tokens. Immutable, so thread-safe.
+ *
+ * <p><b>Prompt estimate.</b> No tokenizer runs here (the gateway does not know the model's vocabulary, and a
+ * tokenizer per request would cost more than the relay), so the estimate is the common rule of thumb for
+ * English text with BPE tokenizers: <em>one token per four characters</em>, rounded up, over the strings the model
+ * reads:
+ * <ul>
+ *   <li>{@code messages[*].content} when it is a string, or the {@code text} of each part when it is an array of
+ *       parts (images and other non-text parts are not counted), and {@code messages[*].name};</li>
+ *   <li>{@code prompt} (completions) and {@code input} (embeddings): a string or an array of strings; an array of
+ *       integers is already token ids and counts one token per id, as does an array of such arrays;</li>
+ * </ul>
+ * plus {@value #TOKENS_PER_MESSAGE} tokens per message for the role and the chat template's separators, and at
+ * least 1 in all. Characters are UTF-16 units, so text in scripts that tokenize at about one token per character
+ * (CJK, for instance) is underestimated; the real count arrives with the response's usage.
+ *
+ * <p><b>Cost and limits.</b> The body is read once with jackson's streaming parser, never as a tree, and only the
+ * root object's members above are interpreted (anything else is skipped); nesting deeper than jackson's configured
+ * limit stops the read. A truncated body (only its first bytes were held) is read as far as it goes: a member cut in
+ * the middle is ignored, except that the bytes of a cut prompt string still count as characters, so a huge prompt
+ * cut at the peek limit is not estimated as almost nothing. The estimate then covers only the bytes seen.
+ */
+public final class LlmRequest {
+    static final int TOKENS_PER_MESSAGE = 4;
+    private static final int CHARS_PER_TOKEN = 4;
+
+    private final String model;
+    private final boolean stream;
+    private final boolean clientAskedForUsage;
+    private final long maxTokens;
+    private final double temperature;
+    private final long promptTokenEstimate;
+    private final boolean truncated;
+
+    private LlmRequest(Reader r, boolean truncated) {
+        this.model = r.model;
+        this.stream = r.stream;
+        this.clientAskedForUsage = r.includeUsage;
+        this.maxTokens = r.maxCompletionTokens >= 0 ? r.maxCompletionTokens : r.maxTokens;
+        this.temperature = r.temperature;
+        long fromText = (r.chars + CHARS_PER_TOKEN - 1) / CHARS_PER_TOKEN;
+        this.promptTokenEstimate = Math.max(1, fromText + r.tokenIds + TOKENS_PER_MESSAGE * r.messages);
+        this.truncated = truncated;
+    }
+
+    /**
+     * Parses the first {@code length} bytes of {@code body}. Never throws on malformed or cut input.
+     *
+     * @param truncated whether {@code body} is only the start of the real body (the peek limit was reached): the cut
+     *                  is tolerated wherever it falls
+     * @return what could be read, or null when the bytes do not start a JSON object
+     */
+    public static LlmRequest peek(byte[] body, int length, boolean truncated) {
+        JsonParser parser;
+        try {
+            parser = LlmJson.REQUESTS.createNonBlockingByteArrayParser();
+        } catch (IOException e) {
+            return null;
+        }
+        try (parser) {
+            ByteArrayFeeder feeder = (ByteArrayFeeder) parser.getNonBlockingInputFeeder();
+            feeder.feedInput(body, 0, length);
+            if (!truncated) {
+                // Without the end marker the parser would hold back a trailing number as possibly incomplete.
+                feeder.endOfInput();
+            }
+            Reader reader = new Reader(parser, length, truncated);
+            return reader.readRoot() ? new LlmRequest(reader, truncated) : null;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** The {@code model} member, or null when absent or not a string. */
+    public String model() {
+        return model;
+    }
+
+    /** Whether {@code "stream": true}. */
+    public boolean stream() {
+        return stream;
+    }
+
+    /** Whether {@code "stream_options": {"include_usage": true}}: the client wants the usage chunk itself. */
+    public boolean clientAskedForUsage() {
+        return clientAskedForUsage;
+    }
+
+    /**
+     * The completion budget: {@code max_completion_tokens} when present (it supersedes the older name), else
+     * {@code max_tokens}; -1 when neither is a non-negative integer.
+     */
+    public long maxTokens() {
+        return maxTokens;
+    }
+
+    /** The {@code temperature} member, or NaN when absent or not a number. */
+    public double temperature() {
+        return temperature;
+    }
+
+    /** The prompt's size in tokens by the heuristic of the class description; at least 1. */
+    public long promptTokenEstimate() {
+        return promptTokenEstimate;
+    }
+
+    /** Whether this was read from a prefix of the body only. */
+    public boolean truncated() {
+        return truncated;
+    }
+
+    /**
+     * One pass over the token stream by recursive descent over the few shapes the estimate cares about; the
+     * recursion follows the fixed request schema, never the input's nesting, which is skipped by counting.
+     * {@link #next()} turns the end of input (or of a prefix), and any malformed input, into null, which every loop
+     * treats as the end of the document.
+     */
+    private static final class Reader {
+        private final JsonParser parser;
+        private final int length;
+        private final boolean truncated;
+        private boolean ended;
+        /** Whether the value being read is text whose cut-off bytes should still count. */
+        private boolean textPending;
+        private long lastTokenEnd;
+
+        String model;
+        boolean stream;
+        boolean includeUsage;
+        long maxTokens = -1;
+        long maxCompletionTokens = -1;
+        double temperature = Double.NaN;
+        long chars;
+        long tokenIds;
+        long messages;
+
+        Reader(JsonParser parser, int length, boolean truncated) {
+            this.parser = parser;
+            this.length = length;
+            this.truncated = truncated;
+        }
+
+        /** @return false when the input does not start a JSON object */
+        boolean readRoot() throws IOException {
+            if (next() != JsonToken.START_OBJECT) {
+                return false;
+            }
+            JsonToken token;
+            while ((token = next()) == JsonToken.FIELD_NAME) {
+                String name = parser.currentName();
+                switch (name) {
+                    case "model" -> {
+                        token = next();
+                        model = token == JsonToken.VALUE_STRING ? parser.getText() : null;
+                        skip(token);
+                    }
+                    case "stream" -> {
+                        token = next();
+                        stream = token == JsonToken.VALUE_TRUE;
+                        skip(token);
+                    }
+                    case "stream_options" -> readStreamOptions(next());
+                    case "max_tokens" -> maxTokens = nonNegativeLong(next());
+                    case "max_completion_tokens" -> maxCompletionTokens = nonNegativeLong(next());
+                    case "temperature" -> temperature = number(next());
+                    case "messages" -> readMessages(next());
+                    case "prompt", "input" -> readPrompt(nextText());
+                    default -> skip(next());
+                }
+            }
+            return true;
+        }
+
+        private void readStreamOptions(JsonToken token) throws IOException {
+            if (token != JsonToken.START_OBJECT) {
+                includeUsage = false;
+                skip(token);
+                return;
+            }
+            boolean ask = false;
+            while ((token = next()) == JsonToken.FIELD_NAME) {
+                if (parser.currentName().equals("include_usage")) {
+                    token = next();
+                    ask = token == JsonToken.VALUE_TRUE;
+                    skip(token);
+                } else {
+                    skip(next());
+                }
+            }
+            includeUsage = ask;
+        }
+
+        private void readMessages(JsonToken token) throws IOException {
+            if (token != JsonToken.START_ARRAY) {
+                skip(token);
+                return;
+            }
+            while ((token = next()) != null && token != JsonToken.END_ARRAY) {
+                if (token == JsonToken.START_OBJECT) {
+                    messages++;
+                    readMessage();
+                } else {
+                    skip(token);
+                }
+            }
+        }
+
+        private void readMessage() throws IOException {
+            JsonToken token;
+            while ((token = next()) == JsonToken.FIELD_NAME) {
+                switch (parser.currentName()) {
+                    case "content" -> readContent(nextText());
+                    case "name" -> {
+                        token = nextText();
+                        countText(token);
+                        skip(token);
+                    }
+                    default -> skip(next());
+                }
+            }
+        }
+
+        private void readContent(JsonToken token) throws IOException {
+            if (token != JsonToken.START_ARRAY) {
+                countText(token);
+                skip(token);
+                return;
+            }
+            while ((token = next()) != null && token != JsonToken.END_ARRAY) {
+                if (token == JsonToken.START_OBJECT) {
+                    readPart();
+                } else {
+                    countText(token);
+                    skip(token);
+                }
+            }
+        }
+
+        private void readPart() throws IOException {
+            JsonToken token;
+            while ((token = next()) == JsonToken.FIELD_NAME) {
+                if (parser.currentName().equals("text")) {
+                    token = nextText();
+                    countText(token);
+                    skip(token);
+                } else {
+                    skip(next());
+                }
+            }
+        }
+
+        /** A string, an array of strings or token ids, or an array of token-id arrays. */
+        private void readPrompt(JsonToken token) throws IOException {
+            if (token != JsonToken.START_ARRAY) {
+                countText(token);
+                skip(token);
+                return;
+            }
+            readPromptArray(true);
+        }
+
+        private void readPromptArray(boolean outer) throws IOException {
+            JsonToken token;
+            while ((token = nextText()) != null && token != JsonToken.END_ARRAY) {
+                if (token == JsonToken.VALUE_NUMBER_INT) {
+                    tokenIds++;
+                } else if (token == JsonToken.START_ARRAY && outer) {
+                    readPromptArray(false);
+                } else {
+                    countText(token);
+                    skip(token);
+                }
+            }
+        }
+
+        private void countText(JsonToken token) throws IOException {
+            if (token == JsonToken.VALUE_STRING) {
+                chars += parser.getTextLength();
+            }
+        }
+
+        private long nonNegativeLong(JsonToken token) throws IOException {
+            if (token != JsonToken.VALUE_NUMBER_INT) {
+                skip(token);
+                return -1;
+            }
+            JsonParser.NumberType type = parser.getNumberType();
+            if (type != JsonParser.NumberType.INT && type != JsonParser.NumberType.LONG) {
+                return -1;
+            }
+            return Math.max(-1, parser.getLongValue());
+        }
+
+        private double number(JsonToken token) throws IOException {
+            if (token == JsonToken.VALUE_NUMBER_INT || token == JsonToken.VALUE_NUMBER_FLOAT) {
+                return parser.getDoubleValue();
+            }
+            skip(token);
+            return Double.NaN;
+        }
+
+        /** Skips the value {@code token} starts: nothing for a scalar, up to the matching end for a container. */
+        private void skip(JsonToken token) {
+            if (token != JsonToken.START_OBJECT && token != JsonToken.START_ARRAY) {
+                return;
+            }
+            int depth = 1;
+            while (depth > 0 && (token = next()) != null) {
+                if (token == JsonToken.START_OBJECT || token == JsonToken.START_ARRAY) {
+                    depth++;
+                } else if (token == JsonToken.END_OBJECT || token == JsonToken.END_ARRAY) {
+                    depth--;
+                }
+            }
+        }
+
+        /** The next token, for a value whose characters count even when the prefix ends inside it. */
+        private JsonToken nextText() {
+            textPending = true;
+            JsonToken token = next();
+            textPending = false;
+            return token;
+        }
+
+        private JsonToken next() {
+            if (ended) {
+                return null;
+            }
+            JsonToken token;
+            try {
+                token = parser.nextToken();
+            } catch (IOException e) {
+                token = null;
+            }
+            if (token == null || token == JsonToken.NOT_AVAILABLE) {
+                ended = true;
+                if (token == JsonToken.NOT_AVAILABLE && truncated && textPending) {
+                    // The prefix ends inside this value: its remaining bytes are (mostly) its characters.
+                    chars += Math.max(0, length - lastTokenEnd);
+                }
+                return null;
+            }
+            lastTokenEnd = parser.currentLocation().getByteOffset();
+            return token;
+        }
+    }
+}

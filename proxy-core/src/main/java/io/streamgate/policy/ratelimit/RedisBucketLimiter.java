@@ -1,0 +1,118 @@
+package io.streamgate.policy.ratelimit;
+
+import io.streamgate.config.RateLimitConfig;
+import io.streamgate.config.RedisConfig;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A REQUESTS or TOKENS rule whose buckets live in Redis, shared by every gateway of a fleet; same GCRA and same
+ * result encoding as {@link LocalBucketLimiter}. Bucket keys are {@code keyPrefix + rule name + ":" + key}.
+ *
+ * <p>While the store cannot answer (see {@link RedisRateLimitStore}): with FailureMode.OPEN each gateway answers
+ * from its own local buckets of the same rule (so the fleet admits up to one limit per gateway meanwhile), and
+ * adjustments go there too; with CLOSED acquires fail with {@link RateLimitStoreUnavailableException} and
+ * adjustments are dropped.
+ *
+ * <p>Thread-safe.
+ */
+final class RedisBucketLimiter implements BucketLimiter {
+    private final RateLimitConfig config;
+    private final RedisRateLimitStore store;
+    private final LocalBucketLimiter fallback;
+    private final boolean failOpen;
+    private final String keyPrefix;
+    private final String per;
+    private final String amount;
+    private final String burst;
+    private final String maxAhead;
+
+    RedisBucketLimiter(RateLimitConfig config, RedisRateLimitStore store, NanoClock clock) {
+        this.config = config;
+        this.store = store;
+        this.fallback = new LocalBucketLimiter(config, clock);
+        this.failOpen = store.config().onFailure() == RedisConfig.FailureMode.OPEN;
+        this.keyPrefix = store.config().keyPrefix() + config.name() + ":";
+        this.per = Long.toString(config.per().toNanos());
+        this.amount = Long.toString(config.amount());
+        this.burst = Long.toString(config.burst());
+        this.maxAhead = Long.toString(fallback.maxAheadNanos());
+    }
+
+    @Override
+    public RateLimitConfig config() {
+        return config;
+    }
+
+    @Override
+    public boolean isLocal() {
+        return false;
+    }
+
+    @Override
+    public long tryAcquire(String key, long n) {
+        throw new UnsupportedOperationException("rate limit '" + config.name() + "' is kept in Redis: use acquire");
+    }
+
+    @Override
+    public CompletableFuture<Long> acquire(String key, long n) {
+        if (n < 0) {
+            throw new IllegalArgumentException("negative cost " + n);
+        }
+        CompletableFuture<Long> result = new CompletableFuture<>();
+        if (!store.shouldTry()) {
+            completeFailedOver(result, key, n, null);
+            return result;
+        }
+        store.run(keyPrefix + key, arguments(n, GcraScript.ACQUIRE)).whenComplete((value, error) -> {
+            if (error == null) {
+                result.complete(value);
+            } else {
+                completeFailedOver(result, key, n, error);
+            }
+        });
+        return result;
+    }
+
+    @Override
+    public void adjust(String key, long delta) {
+        if (delta == 0) {
+            return;
+        }
+        if (!store.available()) {
+            adjustFallback(key, delta);
+            return;
+        }
+        store.run(keyPrefix + key, arguments(delta, GcraScript.ADJUST)).whenComplete((value, error) -> {
+            if (error != null) {
+                adjustFallback(key, delta);
+            }
+        });
+    }
+
+    private void adjustFallback(String key, long delta) {
+        if (failOpen) {
+            fallback.adjust(key, delta);
+        }
+    }
+
+    private String[] arguments(long n, String mode) {
+        return new String[] {per, amount, burst, Long.toString(n), maxAhead, mode};
+    }
+
+    /** Answers while Redis cannot; {@code cause} is null when Redis was skipped during the back-off. */
+    private void completeFailedOver(CompletableFuture<Long> result, String key, long n, Throwable cause) {
+        if (failOpen) {
+            store.fallbacks.increment();
+            result.complete(fallback.tryAcquire(key, n));
+        } else {
+            store.closedRefusals.increment();
+            result.completeExceptionally(new RateLimitStoreUnavailableException(
+                    "Redis rate-limit store unavailable for rule '" + config.name() + "'", cause));
+        }
+    }
+
+    /** The local buckets used while Redis is down (OPEN). For tests. */
+    LocalBucketLimiter fallback() {
+        return fallback;
+    }
+}

@@ -1,0 +1,101 @@
+package io.streamgate.server;
+
+import io.netty.buffer.ByteBuf;
+import io.streamgate.policy.llm.JsonUsageScanner;
+import io.streamgate.policy.llm.LlmRequest;
+import io.streamgate.policy.llm.SseUsageFilter;
+import io.streamgate.policy.llm.Usage;
+import java.util.List;
+
+/**
+ * Reads the LLM token usage of one response as it is relayed: from the final usage chunk of an event stream (removed
+ * there when the gateway asked for it and the client did not), or from the {@code usage} member of a JSON body.
+ * When no usage arrives (the client left, the stream broke) the charge falls back to the prompt estimate plus one
+ * token per content event relayed, so aborting is no way around a budget. Confined to the exchange's event loop.
+ */
+final class UsageTracker {
+    /** An event larger than this is relayed without looking inside. */
+    private static final int MAX_EVENT_BYTES = 1 << 20;
+
+    private final LlmRequest request;
+    private final boolean injected;
+    private SseUsageFilter events;
+    private JsonUsageScanner json;
+    private boolean responded;
+
+    /**
+     * @param request  the parsed request body, or null when there was none or it was not JSON
+     * @param injected whether the gateway added {@code stream_options.include_usage} to the request
+     */
+    UsageTracker(LlmRequest request, boolean injected) {
+        this.request = request;
+        this.injected = injected;
+    }
+
+    /**
+     * @param encoded whether the body has a Content-Encoding: compressed bytes are relayed untouched and the charge
+     *                falls back to the estimate
+     */
+    void onResponseHead(boolean eventStream, boolean encoded) {
+        responded = true;
+        if (encoded) {
+            return;
+        }
+        if (eventStream) {
+            events = new SseUsageFilter(injected, MAX_EVENT_BYTES);
+        } else {
+            json = new JsonUsageScanner();
+        }
+    }
+
+    /** Whether body pieces must go through {@link #filter}: event streams, whose usage chunk may be removed. */
+    boolean filtersBody() {
+        return events != null;
+    }
+
+    /** Takes ownership of {@code content}; what to relay is added to {@code out}. */
+    void filter(ByteBuf content, boolean last, List<ByteBuf> out) {
+        events.feed(content, out);
+        if (last) {
+            events.finish(out);
+        }
+    }
+
+    /** Looks at a piece of a JSON body without taking it. */
+    void scan(ByteBuf content, boolean last) {
+        if (json != null) {
+            json.feed(content);
+            if (last) {
+                json.end();
+            }
+        }
+    }
+
+    /** The usage the backend reported, or null. */
+    Usage reported() {
+        if (events != null) {
+            return events.usage();
+        }
+        return json == null ? null : json.usage();
+    }
+
+    /** What to charge: the reported total, else the estimate of what was consumed; 0 when the backend never answered. */
+    long tokensToCharge() {
+        Usage u = reported();
+        if (u != null) {
+            return u.total();
+        }
+        if (!responded) {
+            return 0;
+        }
+        long prompt = request == null ? 0 : request.promptTokenEstimate();
+        return prompt + (events == null ? 0 : events.contentEvents());
+    }
+
+    /** Releases what an event stream filter still holds. */
+    void discard() {
+        if (events != null) {
+            events.discard();
+        }
+    }
+}

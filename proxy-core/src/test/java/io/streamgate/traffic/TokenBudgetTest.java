@@ -1,0 +1,305 @@
+package io.streamgate.traffic;
+
+import static io.streamgate.testing.ErrorResponseAssert.assertError;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.streamgate.Streamgate;
+import io.streamgate.testing.AccessLogCapture;
+import io.streamgate.testing.BackendExchange;
+import io.streamgate.testing.BodyStream;
+import io.streamgate.testing.ChatCompletionsResponder;
+import io.streamgate.testing.Json;
+import io.streamgate.testing.ManualClock;
+import io.streamgate.testing.Poll;
+import io.streamgate.testing.RawHttpClient;
+import io.streamgate.testing.RawResponse;
+import io.streamgate.testing.ReceivedBody;
+import io.streamgate.testing.ResponseHead;
+import io.streamgate.testing.RunningProxy;
+import io.streamgate.testing.TestBackend;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * LLM token budgets through a backend that behaves like vLLM (usage in the JSON body, or in a final usage-only event
+ * only when the request asked for it). The numbers are chosen so that charging only the admission estimate would give
+ * the opposite outcome: what decides is the usage the backend reported (or, for an abandoned stream, what was
+ * relayed).
+ *
+ * <p>The prompt of every request here is "hi": a handful of tokens by any estimate, far below the margins used.
+ */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class TokenBudgetTest {
+    private static final String ALICE = "sk-alice-0123456789";
+    private static final String CHAT = "/v1/chat/completions";
+    private static final String METERED = "/metered/chat/completions";
+    private static final String BIG = "/big/chat/completions";
+
+    private final ManualClock clock = new ManualClock();
+    private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    private TestBackend backend;
+    private RunningProxy proxy;
+
+    private void start(TestBackend.Responder responder) throws Exception {
+        backend = TestBackend.builder().respond(responder).start();
+        proxy = RunningProxy.start("""
+                server:
+                  listen: "127.0.0.1:0"
+                api_keys:
+                  - name: alice
+                    key: "%s"
+                rate_limits:
+                  budget: { key: api_key, tokens: 100/m }
+                  roomy: { key: api_key, tokens: 1000000/m }
+                upstreams:
+                  llm:
+                    endpoints: ["%s"]
+                routes:
+                  - name: budgeted
+                    path_prefix: /v1
+                    upstream: llm
+                    auth: required
+                    rate_limits: [budget]
+                  - name: metered
+                    path_prefix: /metered
+                    upstream: llm
+                    auth: required
+                    tokens: { meter: true }
+                  - name: big
+                    path_prefix: /big
+                    upstream: llm
+                    auth: required
+                    rate_limits: [roomy]
+                    tokens: { peek_limit: 1KiB }
+                """.formatted(ALICE, backend.url()), new Streamgate.Options(registry, clock));
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        if (proxy != null) {
+            proxy.close();
+        }
+        if (backend != null) {
+            backend.close();
+        }
+    }
+
+    private static String chat(boolean stream, String extra) {
+        return "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]"
+                + (stream ? ",\"stream\":true" : "") + extra + "}";
+    }
+
+    private RawResponse post(String target, String body) throws IOException {
+        try (RawHttpClient client = proxy.connect()) {
+            return client.post(target, body, "Authorization: Bearer " + ALICE, "Content-Type: application/json").readResponse();
+        }
+    }
+
+    /** The events of an event-stream body, without their blank-line separators. */
+    private static List<String> events(RawResponse response) {
+        List<String> events = new ArrayList<>();
+        for (String block : response.bodyText().split("\n\n")) {
+            if (!block.isBlank()) {
+                events.add(block.strip());
+            }
+        }
+        return events;
+    }
+
+    private Map<?, ?> receivedJson(int index) throws Exception {
+        ReceivedBody body = backend.received().get(index).awaitBody(5);
+        return (Map<?, ?>) Json.parse(body.text());
+    }
+
+    /** Settlement happens when the exchange ends, on the gateway's loop: wait until nothing is in flight. */
+    private void awaitSettled() throws InterruptedException {
+        Poll.until(() -> proxy.gateway().activeRequests() == 0, 5_000, () -> "exchanges still in flight");
+    }
+
+    @Test
+    void aStreamedRequestIsSentWithIncludeUsageAndTheClientDoesNotSeeTheUsageChunk() throws Exception {
+        ChatCompletionsResponder vllm = new ChatCompletionsResponder(5, 7, 3);
+        start(vllm);
+        RawResponse response = post(METERED, chat(true, ""));
+        assertEquals(200, response.status(), response::toString);
+        assertTrue(response.complete(), "the stream must end properly");
+
+        Map<?, ?> sent = receivedJson(0);
+        assertTrue(ChatCompletionsResponder.includeUsage(sent), () -> "the backend got no stream_options.include_usage: " + sent);
+        assertEquals(Boolean.TRUE, sent.get("stream"));
+        assertEquals("m", sent.get("model"), "the rest of the body is kept");
+        assertEquals(1, ((List<?>) sent.get("messages")).size());
+
+        List<String> events = events(response);
+        assertEquals(List.of(ChatCompletionsResponder.CONTENT_EVENT, ChatCompletionsResponder.CONTENT_EVENT,
+                ChatCompletionsResponder.CONTENT_EVENT, "data: [DONE]"), events,
+                "all content events and [DONE], and no usage-only event the client did not ask for");
+    }
+
+    @Test
+    void aClientThatAskedForUsageGetsTheUsageChunk() throws Exception {
+        ChatCompletionsResponder vllm = new ChatCompletionsResponder(5, 7, 2);
+        start(vllm);
+        RawResponse response = post(METERED, chat(true, ",\"stream_options\":{\"include_usage\":true}"));
+        assertEquals(200, response.status(), response::toString);
+        assertEquals(List.of(ChatCompletionsResponder.CONTENT_EVENT, ChatCompletionsResponder.CONTENT_EVENT,
+                vllm.usageEvent(), "data: [DONE]"), events(response));
+        assertTrue(ChatCompletionsResponder.includeUsage(receivedJson(0)));
+    }
+
+    /**
+     * Budget 100. The first streamed request (estimate: a few tokens) reports 90 used; the second asks for max_tokens
+     * 30. Charged the real 90, alice has 10 left and is refused; charged only the estimate she would have ~90 left
+     * and be admitted.
+     */
+    @Test
+    void settlementChargesTheUsageReportedAtTheEndOfAStream() throws Exception {
+        start(new ChatCompletionsResponder(10, 80, 4));
+        RawResponse first = post(CHAT, chat(true, ""));
+        assertEquals(200, first.status(), first::toString);
+        assertEquals(5, events(first).size(), () -> "4 content events and [DONE]: " + first.bodyText());
+        awaitSettled();
+
+        RawResponse refused = post(CHAT, chat(true, ",\"max_tokens\":30"));
+        assertError(refused, 429, "rate_limit_exceeded");
+        assertNotNull(refused.header("retry-after"), refused::toString);
+        assertEquals(1, backend.received().size(), "the refused request must not reach the backend");
+
+        clock.advance(Duration.ofMinutes(1));
+        RawResponse refilled = post(CHAT, chat(true, ",\"max_tokens\":30"));
+        assertEquals(200, refilled.status(), () -> "a minute refills the budget: " + refilled);
+        assertEquals(2, backend.received().size());
+    }
+
+    /**
+     * Budget 100. The first request asks for max_tokens 80 (estimate above 80) but the JSON answer reports only 20
+     * used; the second asks for max_tokens 60. Settled to 20, alice has 80 left and is admitted; charged the estimate
+     * she would have less than 20 left and be refused.
+     */
+    @Test
+    void settlementRefundsFromTheUsageInANonStreamedBody() throws Exception {
+        start(new ChatCompletionsResponder(8, 12, 0));
+        RawResponse first = post(CHAT, chat(false, ",\"max_tokens\":80"));
+        assertEquals(200, first.status(), first::toString);
+        assertTrue(first.bodyText().contains("\"usage\""), "a non-streamed body is relayed unchanged");
+        awaitSettled();
+
+        RawResponse second = post(CHAT, chat(false, ",\"max_tokens\":60"));
+        assertEquals(200, second.status(), () -> "settled to the reported 20 tokens, 80 remain: " + second);
+        assertEquals(2, backend.received().size());
+        awaitSettled();
+
+        // 100 - 20 - 20 = 60 left: a request that may use 70 no longer fits.
+        assertError(post(CHAT, chat(false, ",\"max_tokens\":70")), 429, "rate_limit_exceeded");
+        assertEquals(2, backend.received().size());
+    }
+
+    /**
+     * The backend streams 60 content events, then keeps streaming slowly and never reports usage; the client reads
+     * the 60 and leaves. The charge is then at least the prompt estimate plus 60, leaving under 40 of 100: a request
+     * with max_tokens 40 is refused. Charged only the estimate, over 90 would be left.
+     */
+    @Test
+    void aClientThatLeavesMidStreamIsStillCharged() throws Exception {
+        int relayed = 60;
+        start(exchange -> {
+            if (!exchange.awaitBody(30).text().contains("\"stream\":true")) {
+                exchange.respond(200, "application/json", "{\"choices\":[]}"); // a later, admitted request ends at once
+                return;
+            }
+            exchange.startChunked(200, "text/event-stream");
+            for (int i = 0; i < relayed; i++) {
+                exchange.write(ChatCompletionsResponder.CONTENT_EVENT + "\n\n");
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (exchange.connection().isOpen() && System.nanoTime() < deadline) {
+                TimeUnit.MILLISECONDS.sleep(50); // a slow generation that never ends by itself
+                exchange.write(ChatCompletionsResponder.CONTENT_EVENT + "\n\n");
+            }
+        });
+        try (AccessLogCapture accessLog = AccessLogCapture.capture()) {
+            try (RawHttpClient client = proxy.connect()) {
+                client.post(CHAT, chat(true, ""), "Authorization: Bearer " + ALICE, "Content-Type: application/json");
+                ResponseHead head = client.readHead();
+                assertEquals(200, head.status());
+                BodyStream body = client.openBody(head);
+                for (int i = 0; i < relayed; i++) {
+                    assertEquals(ChatCompletionsResponder.CONTENT_EVENT, body.readEvent(), "event " + i);
+                }
+            }
+            backend.received().get(0).connection().closed().get(5, TimeUnit.SECONDS);
+            awaitSettled();
+            String line = accessLog.awaitLine(l -> l.contains(CHAT), 2_000);
+            assertNotNull(line, () -> "no access log line: " + accessLog.lines());
+            assertTrue(line.contains("tokens_estimated=1"), () -> "no usage was reported, the line must say so: " + line);
+        }
+
+        RawResponse refused = post(CHAT, chat(false, ",\"max_tokens\":40"));
+        assertError(refused, 429, "rate_limit_exceeded");
+        assertEquals(1, backend.received().size());
+    }
+
+    @Test
+    void usageIsLoggedAndCountedPerKey() throws Exception {
+        start(new ChatCompletionsResponder(12, 34, 2));
+        try (AccessLogCapture accessLog = AccessLogCapture.capture()) {
+            assertEquals(200, post(METERED, chat(false, "")).status());
+            String line = accessLog.awaitLine(l -> l.contains(METERED), 2_000);
+            assertNotNull(line, () -> "no access log line: " + accessLog.lines());
+            assertTrue(line.contains("tokens_in=12"), line);
+            assertTrue(line.contains("tokens_out=34"), line);
+            assertFalse(line.contains("tokens_estimated"), () -> "the backend reported usage: " + line);
+
+            assertEquals(200, post(METERED, chat(true, "")).status());
+            Poll.until(() -> accessLog.lines().stream().filter(l -> l.contains(METERED)).count() == 2, 2_000,
+                    () -> "a second access log line: " + accessLog.lines());
+            String streamed = accessLog.lines().stream().filter(l -> l.contains(METERED)).toList().get(1);
+            assertTrue(streamed.contains("tokens_in=12") && streamed.contains("tokens_out=34"), streamed);
+        }
+        assertEquals(24.0, tokens("prompt"), "streamgate.llm.tokens{identity=alice,type=prompt}");
+        assertEquals(68.0, tokens("completion"), "streamgate.llm.tokens{identity=alice,type=completion}");
+    }
+
+    private double tokens(String type) {
+        Counter counter = registry.find("streamgate.llm.tokens").tag("identity", "alice").tag("type", type).counter();
+        return counter == null ? 0 : counter.count();
+    }
+
+    @Test
+    void aBodyLargerThanThePeekLimitIsForwardedIntact() throws Exception {
+        start(exchange -> {
+            exchange.awaitBody(30);
+            exchange.respond(200, "application/json", "{\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2}}");
+        });
+        StringBuilder content = new StringBuilder();
+        for (int i = 0; content.length() < 200 * 1024; i++) {
+            content.append("word").append(i).append(i % 17 == 0 ? "\\n" : " ");
+        }
+        String body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"" + content
+                + "\"}],\"max_tokens\":5,\"temperature\":0.2}";
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+
+        RawResponse response = post(BIG, body);
+        assertEquals(200, response.status(), response::toString);
+        BackendExchange seen = backend.takeExchange();
+        ReceivedBody received = seen.awaitBody(10);
+        assertEquals(bytes.length, received.length(), "length of the body at the backend");
+        assertEquals(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes)), received.sha256(),
+                "the body must reach the backend byte for byte");
+    }
+}
