@@ -45,7 +45,9 @@ routes:
       shared: true
 YAML
 
-mkdir -p "$TMP/nginx"
+mkdir -p "$TMP/nginx/cache"
+# Run as root, nginx's workers drop to an unprivileged user that must be able to write its cache files here.
+chmod a+x "$TMP" && chmod -R a+rwx "$TMP/nginx"
 cat >"$TMP/nginx.conf" <<CONF
 worker_processes auto;
 daemon off;
