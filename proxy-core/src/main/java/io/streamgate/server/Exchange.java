@@ -95,7 +95,8 @@ final class Exchange implements UpstreamListener {
     /** Set while the start of the body is held to read its JSON before anything goes to the backend. */
     private boolean peeking;
     private int peekedBytes;
-    private final List<ByteBuf> filtered = new ArrayList<>(4);
+    /** What the usage filter lets through from one upstream piece; only event streams on metered routes use it. */
+    private List<ByteBuf> filtered;
 
     private boolean clientKeepAlive;
     private Endpoint endpoint;
@@ -634,6 +635,9 @@ final class Exchange implements UpstreamListener {
         boolean last = part instanceof LastHttpContent;
         if (usage != null && usage.filtersBody()) {
             // The event stream goes through the usage filter, which may hold back a partial event or drop one.
+            if (filtered == null) {
+                filtered = new ArrayList<>(4);
+            }
             usage.filter(part.content(), last, filtered);
             for (ByteBuf b : filtered) {
                 relayPiece(new DefaultHttpContent(b), false);

@@ -13,7 +13,16 @@ public final class ManualClock implements NanoClock {
     /** Far from zero, so nothing in the gateway can mistake the start of time for "never". */
     private static final long START_NANOS = 1_000_000L * 1_000_000_000L;
 
-    private final AtomicLong now = new AtomicLong(START_NANOS);
+    private final AtomicLong now;
+
+    public ManualClock() {
+        this(START_NANOS);
+    }
+
+    /** Starting at {@code start}, e.g. just before {@code System.nanoTime()}'s wrap-around. */
+    public ManualClock(long start) {
+        this.now = new AtomicLong(start);
+    }
 
     @Override
     public long nanoTime() {
@@ -21,9 +30,13 @@ public final class ManualClock implements NanoClock {
     }
 
     public void advance(Duration by) {
-        if (by.isNegative()) {
-            throw new IllegalArgumentException("a clock never goes back: " + by);
+        advance(by.toNanos());
+    }
+
+    public void advance(long nanos) {
+        if (nanos < 0) {
+            throw new IllegalArgumentException("a clock never goes back: " + nanos + " ns");
         }
-        now.addAndGet(by.toNanos());
+        now.addAndGet(nanos);
     }
 }

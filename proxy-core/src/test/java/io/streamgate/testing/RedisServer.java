@@ -2,6 +2,7 @@ package io.streamgate.testing;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -9,25 +10,37 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assertions;
+import org.junit.jupiter.api.Assumptions;
 
 /**
  * A real redis-server process on 127.0.0.1 and a free port, without persistence, for tests of the shared rate-limit
- * store. {@link #stop()} kills it (the gateway then sees a store that went away) and is idempotent. Thread-safe.
+ * store. {@link #stop()} kills it (the gateway then sees a store that went away) and is idempotent; {@link #restart()}
+ * brings it back on the same port. Thread-safe.
  */
 public final class RedisServer implements AutoCloseable {
     public static final Path BINARY = Path.of("/usr/bin/redis-server");
     private static final long START_TIMEOUT_MILLIS = 10_000;
 
-    private final Process process;
     private final int port;
+    private volatile Process process;
 
-    private RedisServer(Process process, int port) {
-        this.process = process;
+    private RedisServer(int port) {
         this.port = port;
     }
 
     public static boolean isInstalled() {
         return Files.isExecutable(BINARY);
+    }
+
+    /** Skips the calling test when redis-server is missing, except on CI (env CI=true), where that fails it. */
+    public static void assumeInstalled() {
+        if (!isInstalled()) {
+            if ("true".equals(System.getenv("CI"))) {
+                Assertions.fail(BINARY + " is required on CI (apt-get install redis-server)");
+            }
+            Assumptions.abort(BINARY + " is not installed");
+        }
     }
 
     /** Starts the server and returns once it answers PING. */
@@ -36,21 +49,27 @@ public final class RedisServer implements AutoCloseable {
         try (ServerSocket probe = new ServerSocket(0)) {
             port = probe.getLocalPort();
         }
-        Process process = new ProcessBuilder(BINARY.toString(), "--port", Integer.toString(port), "--bind", "127.0.0.1",
+        RedisServer server = new RedisServer(port);
+        server.restart();
+        return server;
+    }
+
+    /** Starts the server (again, on the same port, empty) and returns once it answers PING. */
+    public void restart() throws IOException, InterruptedException {
+        Process started = new ProcessBuilder(BINARY.toString(), "--port", Integer.toString(port), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no")
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .start();
-        RedisServer server = new RedisServer(process, port);
+        process = started;
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(START_TIMEOUT_MILLIS);
-        while (!server.answersPing()) {
-            if (!process.isAlive() || System.nanoTime() > deadline) {
-                server.stop();
+        while (!answersPing()) {
+            if (!started.isAlive() || System.nanoTime() > deadline) {
+                stop();
                 throw new IOException("redis-server did not start on port " + port);
             }
             TimeUnit.MILLISECONDS.sleep(20);
         }
-        return server;
     }
 
     public int port() {
@@ -75,10 +94,40 @@ public final class RedisServer implements AutoCloseable {
         }
     }
 
-    /** Kills the server and waits for it to exit. */
+    /** PTTL of {@code key}: milliseconds to live, -1 without expiry, -2 when the key does not exist. */
+    public long pttl(String key) throws IOException {
+        byte[] name = key.getBytes(StandardCharsets.UTF_8);
+        try (Socket socket = new Socket("127.0.0.1", port)) {
+            socket.setSoTimeout(5_000);
+            OutputStream out = socket.getOutputStream();
+            out.write(("*2\r\n$4\r\nPTTL\r\n$" + name.length + "\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.write(name);
+            out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            StringBuilder line = new StringBuilder();
+            InputStream in = socket.getInputStream();
+            for (int c = in.read(); c != '\r'; c = in.read()) {
+                if (c < 0) {
+                    throw new IOException("connection closed before the reply ended");
+                }
+                line.append((char) c);
+            }
+            if (line.length() == 0 || line.charAt(0) != ':') {
+                throw new IOException("unexpected reply " + line);
+            }
+            return Long.parseLong(line.substring(1));
+        }
+    }
+
+    /** Kills the server and waits for it to exit; does nothing when it is not running. */
     public void stop() throws InterruptedException {
-        process.destroyForcibly();
-        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+        Process p = process;
+        if (p == null) {
+            return;
+        }
+        process = null;
+        p.destroyForcibly();
+        if (!p.waitFor(10, TimeUnit.SECONDS)) {
             throw new IllegalStateException("redis-server on port " + port + " did not exit");
         }
     }

@@ -3,7 +3,6 @@ package io.streamgate.traffic;
 import static io.streamgate.testing.ErrorResponseAssert.assertError;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.streamgate.Streamgate;
@@ -17,7 +16,6 @@ import io.streamgate.testing.TestBackend;
 import java.io.IOException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -39,12 +37,7 @@ class RedisRateLimitTest {
 
     @BeforeEach
     void startRedis() throws Exception {
-        if (!RedisServer.isInstalled()) {
-            if ("true".equals(System.getenv("CI"))) {
-                fail(RedisServer.BINARY + " is required on CI");
-            }
-            Assumptions.abort(RedisServer.BINARY + " is not installed");
-        }
+        RedisServer.assumeInstalled();
         redis = RedisServer.start();
         backend = TestBackend.builder().respond(Responders.requestLine()).start();
     }

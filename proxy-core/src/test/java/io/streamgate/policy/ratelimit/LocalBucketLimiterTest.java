@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamgate.config.RateLimitConfig;
+import io.streamgate.testing.ManualClock;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamgate.config.RateLimitConfig;
 import io.streamgate.config.RedisConfig;
+import io.streamgate.testing.ManualClock;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
