@@ -216,7 +216,7 @@ final class Exchange implements UpstreamListener {
         if (done) {
             return;
         }
-        quotaHeaders = admission == null ? List.of() : admission.quotaHeaders();
+        quotaHeaders = admission == null ? List.of() : admission.quotaHeaders(); // for a refusal by a later rule
         boolean wantBody = metered || route.cache() != null && route.cache().post() != RouteCacheConfig.PostMode.NEVER;
         if (wantBody && request.method().equals(HttpMethod.POST) && !requestComplete) {
             // Hold the start of the body (bounded by tokens.peek_limit) to read it before the backend sees anything.
@@ -277,6 +277,8 @@ final class Exchange implements UpstreamListener {
         if (done) {
             return;
         }
+        // Again: token rules (admitted just now) count when the route has no request rule.
+        quotaHeaders = admission == null ? List.of() : admission.quotaHeaders();
         if (cache != null) {
             CachedResponse hit = cache.lookup();
             if (hit != null) {
