@@ -20,6 +20,7 @@ import io.streamgate.policy.cache.MissCoalescer;
 import io.streamgate.policy.cache.ResponseCache;
 import io.streamgate.policy.ratelimit.NanoClock;
 import io.streamgate.server.Gateway;
+import io.streamgate.upstream.EndpointPool;
 import io.streamgate.server.GatewayServer;
 import io.streamgate.server.Snapshot;
 import io.streamgate.server.Transport;
@@ -115,7 +116,7 @@ public final class Streamgate implements AutoCloseable {
         int threads = server.ioThreads() > 0 ? server.ioThreads() : Runtime.getRuntime().availableProcessors();
         EventLoopGroup group = transport.newGroup(threads);
         ChannelGroup connections = new DefaultChannelGroup("streamgate-clients", GlobalEventExecutor.INSTANCE);
-        Gateway gateway = newGateway(config, options, transport);
+        Gateway gateway = newGateway(config, options, transport, connections);
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(group)
                 .channel(transport.serverChannel())
@@ -148,11 +149,24 @@ public final class Streamgate implements AutoCloseable {
         return gw;
     }
 
-    private static Gateway newGateway(ProxyConfig config, Options options, Transport transport) {
+    private static Gateway newGateway(ProxyConfig config, Options options, Transport transport, ChannelGroup connections) {
         ResponseCache cache = new ResponseCache(config.cache(), options.clock()::nanoTime);
         TrafficMeters meters = new TrafficMeters(options.registry());
-        Gateway gateway = new Gateway(Snapshot.of(config, options.clock()), new UpstreamPools(transport), cache,
+        UpstreamPools[] pools = new UpstreamPools[1];
+        pools[0] = new UpstreamPools(transport, (upstream, endpoint) -> {
+            meters.poolGauge("streamgate.upstream.connections", "connections open to the endpoint (leased or idle)",
+                    upstream, endpoint, () -> pools[0].sum(endpoint, EndpointPool::publishedOpen));
+            meters.poolGauge("streamgate.upstream.connections.idle", "idle pooled connections to the endpoint",
+                    upstream, endpoint, () -> pools[0].sum(endpoint, EndpointPool::publishedIdle));
+            meters.poolGauge("streamgate.upstream.pending", "requests waiting for a connection to the endpoint",
+                    upstream, endpoint, () -> pools[0].sum(endpoint, EndpointPool::publishedPending));
+        });
+        Gateway gateway = new Gateway(Snapshot.of(config, options.clock()), pools[0], cache,
                 new MissCoalescer(CACHE_LOCK_TIMEOUT), meters, options.clock());
+        meters.gauge("streamgate.connections.active", "client connections open", connections, ChannelGroup::size);
+        meters.gauge("streamgate.requests.active", "requests in flight", gateway, Gateway::activeExchanges);
+        meters.gauge("streamgate.streams.active", "event streams being relayed", gateway, Gateway::activeStreams);
+        meters.bindRuntime();
         meters.gauge("streamgate.cache.entries", "responses held by the cache", cache, ResponseCache::entries);
         meters.gauge("streamgate.cache.size.bytes", "bytes held by the cache", cache, ResponseCache::weightedSize);
         meters.functionCounter("streamgate.cache.evictions", "entries evicted to stay within cache.max_size", cache,
@@ -219,6 +233,29 @@ public final class Streamgate implements AutoCloseable {
         return n;
     }
 
+    /** Whether shutdown has begun: no new work should be sent here. */
+    public boolean draining() {
+        return gateway.draining();
+    }
+
+    /** Connections to one endpoint, summed over the event loops: open (leased or idle), idle, requests waiting. */
+    public record PoolCounts(int open, int idle, int pending) {
+    }
+
+    /** The pool counts of every upstream endpoint, by endpoint URL. */
+    public java.util.Map<String, PoolCounts> poolCounts() {
+        java.util.Map<String, PoolCounts> out = new java.util.LinkedHashMap<>();
+        for (var upstream : config.upstreams().values()) {
+            for (var endpoint : upstream.endpoints()) {
+                String name = endpoint.toString();
+                out.put(name, new PoolCounts(gateway.pools().sum(name, EndpointPool::publishedOpen),
+                        gateway.pools().sum(name, EndpointPool::publishedIdle),
+                        gateway.pools().sum(name, EndpointPool::publishedPending)));
+            }
+        }
+        return out;
+    }
+
     /** Requests in flight right now. */
     public int activeRequests() {
         return gateway.activeExchanges();
@@ -256,6 +293,7 @@ public final class Streamgate implements AutoCloseable {
             waitForDrain(deadline);
             closed.join();
             gateway.snapshot().rateLimiters().close(); // may block briefly on Redis; we are off the event loops here
+            gateway.meters().close();
         }
         closed.join();
     }

@@ -38,6 +38,7 @@ public final class ConfigLoader {
     static final Duration DEFAULT_CONNECT = Duration.ofSeconds(5);
     static final Duration DEFAULT_FIRST_BYTE = Duration.ofMinutes(10);
     static final Duration DEFAULT_IDLE = Duration.ofMinutes(5);
+    static final int DEFAULT_ADMIN_PORT = 9901;
 
     private final String source;
     private final EnvSubstitution env;
@@ -85,7 +86,8 @@ public final class ConfigLoader {
             throw new ConfigException(source, 0, 0, "", "the file is empty (expected server, upstreams and routes)");
         }
         ConfigNode top = new ConfigNode(source, "", root, env);
-        Map<String, ConfigNode> f = top.fields("server", "upstreams", "routes", "api_keys", "rate_limits", "redis", "cache");
+        Map<String, ConfigNode> f = top.fields("server", "upstreams", "routes", "api_keys", "rate_limits", "redis", "cache",
+                "admin", "access_log");
         ServerConfig server = server(require(top, f, "server"));
         Map<String, UpstreamConfig> upstreams = upstreams(require(top, f, "upstreams"));
         List<ApiKeyConfig> apiKeys = f.containsKey("api_keys") ? SecurityConfigReader.apiKeys(f.get("api_keys")) : List.of();
@@ -94,7 +96,52 @@ public final class ConfigLoader {
         CacheConfig cache = PolicyConfigReader.cache(f.get("cache"));
         RoutePolicyContext policies = new RoutePolicyContext(!apiKeys.isEmpty(), rateLimits, redis);
         List<RouteConfig> routes = routes(require(top, f, "routes"), upstreams, server.limits(), policies);
-        return new ProxyConfig(server, upstreams, routes, apiKeys, rateLimits, redis, cache, source);
+        AdminConfig admin = admin(f.get("admin"));
+        AccessLogConfig accessLog = accessLog(f.get("access_log"));
+        return new ProxyConfig(server, upstreams, routes, apiKeys, rateLimits, redis, cache, admin, accessLog, source);
+    }
+
+    /** Loopback on 9901 by default; {@code admin: off} disables it. */
+    private AdminConfig admin(ConfigNode node) throws ConfigException {
+        if (node == null) {
+            return new AdminConfig("127.0.0.1", DEFAULT_ADMIN_PORT, null);
+        }
+        if (node.isScalar()) {
+            if (node.string().trim().equals("off")) {
+                return null;
+            }
+            throw node.error("expected a mapping with listen (and token), or off");
+        }
+        Map<String, ConfigNode> f = node.fields("listen", "token");
+        HostPort hp = f.containsKey("listen") ? hostPort(f.get("listen"), f.get("listen").string())
+                : new HostPort("127.0.0.1", DEFAULT_ADMIN_PORT);
+        String token = null;
+        if (f.containsKey("token")) {
+            token = f.get("token").string();
+            if (token.length() < 16 || !token.chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
+                throw f.get("token").error("must be at least 16 visible ASCII characters"); // never echo it
+            }
+        }
+        return new AdminConfig(hp.host(), hp.port(), token);
+    }
+
+    private AccessLogConfig accessLog(ConfigNode node) throws ConfigException {
+        if (node == null) {
+            return AccessLogConfig.DEFAULT;
+        }
+        Map<String, ConfigNode> f = node.fields("format", "file", "max_size", "max_files");
+        AccessLogConfig d = AccessLogConfig.DEFAULT;
+        AccessLogConfig.Format format = f.containsKey("format") ? f.get("format").enumValue(AccessLogConfig.Format.class) : d.format();
+        String file = null;
+        if (f.containsKey("file")) {
+            file = f.get("file").string().trim();
+            if (file.isEmpty() || file.equals("stdout")) {
+                file = null;
+            }
+        }
+        long maxSize = sizeOr(f, "max_size", d.maxSize(), 1 << 20, Long.MAX_VALUE);
+        int maxFiles = f.containsKey("max_files") ? f.get("max_files").integer(1, 1000) : d.maxFiles();
+        return new AccessLogConfig(format, file, maxSize, maxFiles);
     }
 
     /** What a route's policy keys are checked against. */

@@ -9,11 +9,12 @@ import java.util.Map;
  */
 public record ProxyConfig(ServerConfig server, Map<String, UpstreamConfig> upstreams, List<RouteConfig> routes,
                           List<ApiKeyConfig> apiKeys, Map<String, RateLimitConfig> rateLimits, RedisConfig redis,
-                          CacheConfig cache, String source) {
+                          CacheConfig cache, AdminConfig admin, AccessLogConfig accessLog, String source) {
     /**
      * @param rateLimits named rules that routes refer to
      * @param redis      the shared rate-limit store, or null
      * @param cache      the response cache's bounds (used only when a route caches)
+     * @param admin      the admin listener, or null when it is off
      */
     public ProxyConfig {
         upstreams = Map.copyOf(upstreams);

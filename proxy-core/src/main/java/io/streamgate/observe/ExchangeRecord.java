@@ -18,6 +18,14 @@ public final class ExchangeRecord {
     public String clientCert;
     public String route;
     public String upstreamEndpoint;
+    /** The upstream's name (the metrics label), or null when the request never got one. */
+    public String upstream;
+    /** Nanoseconds from request start to the first byte of the response body, or -1 when none was relayed. */
+    public long firstBodyNanos = -1;
+    /** Response body pieces relayed. */
+    public long chunksOut;
+    /** Whether the response was an event stream. */
+    public boolean eventStream;
     public int status;
     public long bytesIn;
     public long bytesOut;

@@ -3,6 +3,19 @@ package io.streamgate.observe;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufAllocatorMetric;
+import io.netty.buffer.ByteBufAllocatorMetricProvider;
+import io.netty.util.internal.PlatformDependent;
+import java.util.function.IntSupplier;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -12,9 +25,40 @@ import java.util.function.ToDoubleFunction;
  */
 public final class TrafficMeters {
     private final MeterRegistry registry;
+    private final RequestMeters.Registry requests;
+    private final ConcurrentHashMap<String, Timer> acquireTimers = new ConcurrentHashMap<>();
+    /** Listens to GC notifications until closed. */
+    private JvmGcMetrics gcMetrics;
 
     public TrafficMeters(MeterRegistry registry) {
         this.registry = registry;
+        this.requests = new RequestMeters.Registry(registry);
+    }
+
+    /** Requests, durations, time to first byte, stream duration, chunks and bytes of an exchange that ended. */
+    public void exchangeEnded(ExchangeRecord r) {
+        requests.of(r.route, r.upstream).record(r);
+    }
+
+    /** A request refused by a policy (ip_denied, invalid_api_key, cors_origin_denied, rate_limit_exceeded, ...). */
+    public void rejected(String route, String reason) {
+        registry.counter("streamgate.rejections", "route", route == null ? "none" : route, "reason", reason).increment();
+    }
+
+    /** A request sent again on a fresh connection after a reused one turned out closed. */
+    public void retried(String upstream) {
+        registry.counter("streamgate.upstream.retries", "upstream", upstream).increment();
+    }
+
+    /** How long getting a pooled (or new) connection to {@code endpoint} took. */
+    public void acquired(String upstream, String endpoint, long nanos) {
+        Timer t = acquireTimers.get(endpoint);
+        if (t == null) {
+            t = acquireTimers.computeIfAbsent(endpoint, e -> Timer.builder("streamgate.upstream.acquire")
+                    .description("time to lease a connection from the endpoint's pool (connecting included)")
+                    .tags("upstream", upstream, "endpoint", e).register(registry));
+        }
+        t.record(nanos, TimeUnit.NANOSECONDS);
     }
 
     public MeterRegistry registry() {
@@ -44,6 +88,42 @@ public final class TrafficMeters {
     /** A monotonic count read from {@code source} when scraped. */
     public <T> void functionCounter(String name, String description, T source, ToDoubleFunction<T> count) {
         FunctionCounter.builder(name, source, count).description(description).register(registry);
+    }
+
+    /** A per-endpoint pool count read when scraped. */
+    public void poolGauge(String name, String description, String upstream, String endpoint, IntSupplier value) {
+        Gauge.builder(name, value, IntSupplier::getAsInt).description(description)
+                .tags("upstream", upstream, "endpoint", endpoint).register(registry);
+    }
+
+    /** JVM memory, GC, threads, CPU, and the direct memory Netty holds for buffers. */
+    public void bindRuntime() {
+        new JvmMemoryMetrics().bindTo(registry);
+        gcMetrics = new JvmGcMetrics();
+        gcMetrics.bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+        Gauge.builder("streamgate.netty.direct.memory", () -> PlatformDependent.usedDirectMemory())
+                .description("direct memory Netty has reserved (-1 when it cannot tell)").baseUnit("bytes")
+                .register(registry);
+        ByteBufAllocator alloc = ByteBufAllocator.DEFAULT;
+        if (alloc instanceof ByteBufAllocatorMetricProvider) {
+            ByteBufAllocatorMetric metric = ((ByteBufAllocatorMetricProvider) alloc).metric();
+            Gauge.builder("streamgate.netty.allocator.memory", metric, ByteBufAllocatorMetric::usedDirectMemory)
+                    .description("memory held by Netty's buffer allocator").baseUnit("bytes").tag("type", "direct")
+                    .register(registry);
+            Gauge.builder("streamgate.netty.allocator.memory", metric, ByteBufAllocatorMetric::usedHeapMemory)
+                    .description("memory held by Netty's buffer allocator").baseUnit("bytes").tag("type", "heap")
+                    .register(registry);
+        }
+    }
+
+    /** Stops listening to the JVM; the meters stay in the registry with their last values. */
+    public void close() {
+        if (gcMetrics != null) {
+            gcMetrics.close();
+        }
     }
 
     /** A value read from {@code source} when scraped. */

@@ -235,6 +235,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         if (policy.error() != null) {
+            gateway.meters().rejected(route.name(), policy.error().code());
             respondLocal(policy.error(), policy.message(), requestId, req, record, hasBody(req), policy.corsHeaders());
             return;
         }
@@ -309,6 +310,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             record.status = response.status().code();
             record.bytesOut = response.content().readableBytes();
             record.durationNanos = System.nanoTime() - record.durationNanos;
+            gateway.meters().exchangeEnded(record);
             AccessLog.log(record);
         }
         ChannelFuture written = ctx.writeAndFlush(response);

@@ -103,6 +103,7 @@ final class Exchange implements UpstreamListener {
     private int endpointIndex;
     private UpstreamConnection upstreamConn;
     private int attempts;
+    private long acquireStarted;
     /** Body parts that arrived before an upstream connection was ready. */
     private final ArrayDeque<HttpContent> pendingBody = new ArrayDeque<>();
     /** Copies of the body sent so far, kept while it fits the replay buffer, for the one transparent retry. */
@@ -140,6 +141,7 @@ final class Exchange implements UpstreamListener {
         this.gateway = gateway;
         this.route = route;
         this.upstream = snapshot.upstreams().get(route.upstream());
+        record.upstream = route.upstream();
         this.request = request;
         this.target = target;
         this.requestId = requestId;
@@ -208,6 +210,7 @@ final class Exchange implements UpstreamListener {
             return;
         }
         gateway.meters().rateLimited(route.name(), admission.rejectedRule());
+        gateway.meters().rejected(route.name(), error.code());
         quotaHeaders = headers;
         fail(error, message, "rate_limited");
     }
@@ -366,6 +369,8 @@ final class Exchange implements UpstreamListener {
         record.status = entry.status();
         record.bytesOut = body.readableBytes();
         record.firstByteNanos = System.nanoTime() - startNanos;
+        record.firstBodyNanos = record.firstByteNanos;
+        record.chunksOut = 1;
         responseStarted = true;
         responseComplete = true;
         ChannelFuture written = ctx.writeAndFlush(response);
@@ -389,6 +394,7 @@ final class Exchange implements UpstreamListener {
             endpoint = upstream.config().endpoints().get(endpointIndex);
         }
         EndpointPool pool = gateway.pools().pool(ctx.channel().eventLoop(), upstream, endpointIndex);
+        acquireStarted = System.nanoTime();
         Future<UpstreamConnection> f = pool.acquire((int) Math.min(Integer.MAX_VALUE, route.timeouts().connect().toMillis()), fresh);
         if (f.isDone()) {
             onAcquired(f);
@@ -398,6 +404,7 @@ final class Exchange implements UpstreamListener {
     }
 
     private void onAcquired(Future<UpstreamConnection> f) {
+        gateway.meters().acquired(route.upstream(), endpoint.toString(), System.nanoTime() - acquireStarted);
         if (!f.isSuccess()) {
             if (done) {
                 return;
@@ -617,6 +624,10 @@ final class Exchange implements UpstreamListener {
         }
         String type = h.get(HttpHeaderNames.CONTENT_TYPE);
         eventStream = type != null && AsciiString.regionMatches(type, true, 0, EVENT_STREAM, 0, EVENT_STREAM.length());
+        record.eventStream = eventStream;
+        if (eventStream) {
+            gateway.streamStarted();
+        }
         if (cache != null) {
             cache.onResponseHead(response, eventStream); // before our own headers, which are not part of the entry
         }
@@ -667,6 +678,11 @@ final class Exchange implements UpstreamListener {
         }
         if (cache != null && n > 0) {
             cache.tee(content);
+        }
+        if (n > 0) {
+            if (record.chunksOut++ == 0) {
+                record.firstBodyNanos = now - startNanos;
+            }
         }
         if (last) {
             responseComplete = true;
@@ -729,6 +745,7 @@ final class Exchange implements UpstreamListener {
         if (!responseStarted) {
             if (c != null && c.isReused() && attempts == 1 && replay != null) {
                 // The backend closed an idle keep-alive connection just as we reused it: nothing was processed.
+                gateway.meters().retried(route.upstream());
                 acquire(true);
                 return;
             }
@@ -926,7 +943,11 @@ final class Exchange implements UpstreamListener {
             part.release();
         }
         record.durationNanos = System.nanoTime() - startNanos;
+        if (eventStream) {
+            gateway.streamEnded();
+        }
         gateway.exchangeEnded();
+        gateway.meters().exchangeEnded(record);
         AccessLog.log(record);
     }
 }

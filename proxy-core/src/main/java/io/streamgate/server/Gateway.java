@@ -20,6 +20,7 @@ public final class Gateway {
     private final TrafficMeters meters;
     private final NanoClock clock;
     private final AtomicInteger activeExchanges = new AtomicInteger();
+    private final AtomicInteger activeStreams = new AtomicInteger();
     private volatile boolean draining;
 
     /**
@@ -70,6 +71,19 @@ public final class Gateway {
 
     void exchangeEnded() {
         activeExchanges.decrementAndGet();
+    }
+
+    /** Event streams being relayed right now. */
+    public int activeStreams() {
+        return activeStreams.get();
+    }
+
+    void streamStarted() {
+        activeStreams.incrementAndGet();
+    }
+
+    void streamEnded() {
+        activeStreams.decrementAndGet();
     }
 
     /** Once set, every response closes its connection and idle connections are closed. */

@@ -28,6 +28,10 @@ public final class EndpointPool {
     private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
     private int open;
     private ScheduledFuture<?> evictionTask;
+    /** Copies of the counts for meters read from other threads; written on this loop after every change. */
+    private volatile int publishedOpen;
+    private volatile int publishedIdle;
+    private volatile int publishedPending;
 
     EndpointPool(EventLoop loop, Bootstrap bootstrap, Endpoint endpoint, UpstreamConfig.Pool config) {
         this.loop = loop;
@@ -55,6 +59,25 @@ public final class EndpointPool {
         return idle.size();
     }
 
+    /** For meters, from any thread: connections open, idle, and requests waiting for one, as last published. */
+    public int publishedOpen() {
+        return publishedOpen;
+    }
+
+    public int publishedIdle() {
+        return publishedIdle;
+    }
+
+    public int publishedPending() {
+        return publishedPending;
+    }
+
+    private void publish() {
+        publishedOpen = open;
+        publishedIdle = idle.size();
+        publishedPending = waiters.size();
+    }
+
     /**
      * Leases a connection: an idle one unless {@code fresh}, else a new one while under the limit, else a place in
      * the wait queue. Completes on this pool's loop.
@@ -65,6 +88,7 @@ public final class EndpointPool {
         if (!fresh) {
             UpstreamConnection c = pollIdle();
             if (c != null) {
+                publish();
                 return promise.setSuccess(c);
             }
         }
@@ -74,6 +98,7 @@ public final class EndpointPool {
             Waiter w = new Waiter(promise, connectTimeoutMillis);
             w.timeout = loop.schedule(() -> {
                 if (waiters.remove(w)) {
+                    publish();
                     promise.tryFailure(new PoolExhaustedException("no connection to " + endpoint + " became free within "
                             + config.acquireTimeout().toMillis() + " ms"));
                 }
@@ -83,6 +108,7 @@ public final class EndpointPool {
             promise.setFailure(new PoolExhaustedException(endpoint + " has " + open + " connections and "
                     + waiters.size() + " waiting requests"));
         }
+        publish();
         return promise;
     }
 
@@ -114,6 +140,7 @@ public final class EndpointPool {
                 open--;
                 promise.tryFailure(done.cause());
                 serveWaiter();
+                publish();
             }
         });
     }
@@ -126,12 +153,14 @@ public final class EndpointPool {
             while ((w = waiters.poll()) != null) {
                 w.timeout.cancel(false);
                 if (w.promise.trySuccess(c)) {
+                    publish();
                     return;
                 }
             }
             c.markIdle(System.nanoTime());
             idle.addFirst(c);
             scheduleEviction();
+            publish();
         } else {
             c.channel().close(); // closed() does the accounting once the channel is inactive
         }
@@ -142,6 +171,7 @@ public final class EndpointPool {
         open--;
         idle.remove(c);
         serveWaiter();
+        publish();
     }
 
     private void serveWaiter() {
@@ -175,6 +205,7 @@ public final class EndpointPool {
             evictionTask.cancel(false);
             evictionTask = null;
         }
+        publish();
     }
 
     /** Closes idle connections and fails waiters; used when the gateway shuts down. */

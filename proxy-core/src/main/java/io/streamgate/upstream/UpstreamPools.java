@@ -7,7 +7,11 @@ import io.netty.channel.WriteBufferWaterMark;
 import io.streamgate.server.Transport;
 import java.util.IdentityHashMap;
 import java.util.Map;
+import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.function.BiConsumer;
+import java.util.function.ToIntFunction;
 
 /**
  * All upstream connection pools, one set per event loop: an exchange leases from the pool of its client channel's
@@ -17,8 +21,16 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class UpstreamPools {
     private final Bootstrap template;
     private final Map<EventLoop, Map<Upstream, EndpointPool[]>> byLoop = new ConcurrentHashMap<>();
+    /** Every pool by endpoint name, for meters summing over the loops. */
+    private final Map<String, Queue<EndpointPool>> byEndpoint = new ConcurrentHashMap<>();
+    private final BiConsumer<String, String> newEndpoint;
 
-    public UpstreamPools(Transport transport) {
+    /**
+     * @param newEndpoint told (upstream name, endpoint name) the first time a pool to an endpoint is made, so meters
+     *                    can be registered for it
+     */
+    public UpstreamPools(Transport transport, BiConsumer<String, String> newEndpoint) {
+        this.newEndpoint = newEndpoint;
         this.template = new Bootstrap()
                 .channel(transport.clientChannel())
                 .option(ChannelOption.AUTO_READ, false)
@@ -43,8 +55,26 @@ public final class UpstreamPools {
         if (pool == null) {
             pool = new EndpointPool(loop, template, upstream.config().endpoints().get(endpoint), upstream.config().pool());
             forUpstream[endpoint] = pool;
+            String name = pool.endpointName();
+            boolean first = !byEndpoint.containsKey(name);
+            byEndpoint.computeIfAbsent(name, n -> new ConcurrentLinkedQueue<>()).add(pool);
+            if (first) {
+                newEndpoint.accept(upstream.config().name(), name);
+            }
         }
         return pool;
+    }
+
+    /** A pool count summed over the loops, for meters: {@code count} is one of EndpointPool's published getters. */
+    public int sum(String endpointName, ToIntFunction<EndpointPool> count) {
+        Queue<EndpointPool> pools = byEndpoint.get(endpointName);
+        int total = 0;
+        if (pools != null) {
+            for (EndpointPool p : pools) {
+                total += count.applyAsInt(p);
+            }
+        }
+        return total;
     }
 
     /** Closes idle connections on every loop; leased ones close when their exchange ends. */

@@ -6,7 +6,13 @@ import io.streamgate.config.ConfigException;
 import io.streamgate.config.ConfigLoader;
 import io.streamgate.config.ProxyConfig;
 import io.streamgate.config.UpstreamConfig;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.streamgate.policy.ratelimit.NanoClock;
+import io.streamgate.server.admin.AdminEndpoints;
+import io.streamgate.server.admin.AdminServer;
 import io.streamgate.server.demo.DemoBackend;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -45,13 +51,21 @@ final class GatewayLauncher {
 
         DemoBackend demo = null;
         Streamgate gateway;
+        AdminServer admin = null;
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         try {
             if (demoAddress != null) {
                 demo = DemoBackend.start(demoAddress);
                 log.info("Demo backend (fake OpenAI API, not a model) listening on http://{}", authority(demo.address()));
                 warnIfNoUpstreamReaches(config, demo.address());
             }
-            gateway = Streamgate.start(config);
+            gateway = Streamgate.start(config, new Streamgate.Options(registry, NanoClock.SYSTEM));
+            try {
+                admin = startAdmin(config, gateway, registry, configFile);
+            } catch (RuntimeException | IOException e) {
+                gateway.close(Duration.ZERO);
+                throw new IllegalStateException(e.getMessage(), e);
+            }
         } catch (RuntimeException e) {
             if (demo != null) {
                 demo.close();
@@ -71,10 +85,11 @@ final class GatewayLauncher {
 
         AtomicBoolean shutdownRequested = new AtomicBoolean();
         DemoBackend demoToClose = demo;
+        AdminServer adminToClose = admin;
         Duration drain = config.server().drainTimeout();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             shutdownRequested.set(true);
-            shutDown(gateway, demoToClose, drain);
+            shutDown(gateway, demoToClose, adminToClose, drain);
         }, "streamgate-shutdown"));
 
         Throwable failure = null;
@@ -90,7 +105,19 @@ final class GatewayLauncher {
         return 0;
     }
 
-    private static void shutDown(Streamgate gateway, DemoBackend demo, Duration drain) {
+    private static AdminServer startAdmin(ProxyConfig config, Streamgate gateway, PrometheusMeterRegistry registry,
+                                          Path configFile) throws IOException {
+        if (config.admin() == null) {
+            return null;
+        }
+        AdminServer admin = AdminServer.start(config.admin(),
+                new AdminEndpoints(gateway, registry, configFile, System.currentTimeMillis()));
+        log.info("Admin listener on http://{} (/healthz, /readyz, /metrics, /admin/*{})", authority(admin.address()),
+                config.admin().token() == null ? "" : " with a token");
+        return admin;
+    }
+
+    private static void shutDown(Streamgate gateway, DemoBackend demo, AdminServer admin, Duration drain) {
         long start = System.nanoTime();
         log.info("Shutting down: no new connections; in-flight requests may finish for up to {}", format(drain));
         try {
@@ -107,6 +134,9 @@ final class GatewayLauncher {
         } finally {
             if (demo != null) {
                 demo.close();
+            }
+            if (admin != null) {
+                admin.close();
             }
             log.info("Streamgate stopped after {} ms", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
             // The access log goes through an async appender: stopping the context flushes what it still queues.

@@ -17,6 +17,8 @@ final class GatewayConfigs {
                 "server:",
                 "  listen: \"127.0.0.1:" + listenPort + "\"",
                 "  drain_timeout: " + DRAIN_TIMEOUT,
+                "admin:",
+                "  listen: \"127.0.0.1:0\"", // a free port: tests run side by side with whatever holds 9901
                 "upstreams:",
                 "  vllm:",
                 "    endpoints: [\"http://127.0.0.1:" + backendPort + "\"]",

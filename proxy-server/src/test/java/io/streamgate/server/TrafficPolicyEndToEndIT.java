@@ -243,6 +243,8 @@ class TrafficPolicyEndToEndIT {
                 "server:",
                 "  listen: \"127.0.0.1:" + port + "\"",
                 "  drain_timeout: " + GatewayConfigs.DRAIN_TIMEOUT,
+                "admin:",
+                "  listen: \"127.0.0.1:0\"",
                 "api_keys:",
                 "  - name: alice",
                 "    key: \"" + ALICE_KEY + "\"",

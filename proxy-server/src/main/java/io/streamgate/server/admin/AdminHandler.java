@@ -1,0 +1,238 @@
+package io.streamgate.server.admin;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.streamgate.Streamgate;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Routes admin requests. {@code /healthz}, {@code /readyz} and {@code /metrics} are open (probes and Prometheus
+ * reach them without secrets; the listener is loopback by default); everything under {@code /admin/} needs the
+ * configured token, compared in constant time.
+ */
+final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    private static final JsonFactory JSON = new JsonFactory();
+    private static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
+
+    private final AdminEndpoints endpoints;
+    private final byte[] token;
+
+    AdminHandler(AdminEndpoints endpoints, String token) {
+        this.endpoints = endpoints;
+        this.token = token == null ? null : token.getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) throws IOException {
+        boolean keepAlive = HttpUtil.isKeepAlive(req);
+        if (!req.decoderResult().isSuccess()) {
+            send(ctx, false, HttpResponseStatus.BAD_REQUEST, error("malformed request"));
+            return;
+        }
+        QueryStringDecoder uri = new QueryStringDecoder(req.uri());
+        String path = uri.path();
+        HttpMethod method = req.method();
+        if (path.startsWith("/admin/") && !authorized(req.headers().get(HttpHeaderNames.AUTHORIZATION))) {
+            FullHttpResponse r = response(HttpResponseStatus.UNAUTHORIZED, error("the admin token is missing or wrong"));
+            r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"streamgate-admin\"");
+            write(ctx, keepAlive, r);
+            return;
+        }
+        switch (path) {
+            case "/healthz" -> {
+                if (readOnly(ctx, keepAlive, method)) {
+                    send(ctx, keepAlive, HttpResponseStatus.OK, "{\"status\":\"ok\"}");
+                }
+            }
+            case "/readyz" -> {
+                if (readOnly(ctx, keepAlive, method)) {
+                    ready(ctx, keepAlive);
+                }
+            }
+            case "/metrics" -> {
+                if (readOnly(ctx, keepAlive, method)) {
+                    FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+                            Unpooled.copiedBuffer(endpoints.scrape(), StandardCharsets.UTF_8));
+                    r.headers().set(HttpHeaderNames.CONTENT_TYPE, PROMETHEUS_TEXT);
+                    write(ctx, keepAlive, r);
+                }
+            }
+            case "/admin/config" -> {
+                if (readOnly(ctx, keepAlive, method)) {
+                    send(ctx, keepAlive, HttpResponseStatus.OK, configJson(endpoints.config()));
+                }
+            }
+            case "/admin/upstreams" -> {
+                if (readOnly(ctx, keepAlive, method)) {
+                    send(ctx, keepAlive, HttpResponseStatus.OK, upstreamsJson(endpoints.gateway().poolCounts()));
+                }
+            }
+            case "/admin/cache/purge" -> {
+                if (!method.equals(HttpMethod.POST)) {
+                    methodNotAllowed(ctx, keepAlive, "POST");
+                    return;
+                }
+                String route = first(uri.parameters().get("route"));
+                String prefix = first(uri.parameters().get("prefix"));
+                if (route == null && prefix == null) {
+                    send(ctx, keepAlive, HttpResponseStatus.BAD_REQUEST, error("give route=NAME or prefix=KEY_PREFIX"));
+                    return;
+                }
+                long purged = endpoints.gateway().purgeCache(route, prefix);
+                send(ctx, keepAlive, HttpResponseStatus.OK, "{\"purged\":" + purged + "}");
+            }
+            default -> send(ctx, keepAlive, HttpResponseStatus.NOT_FOUND, error("no admin endpoint " + path));
+        }
+    }
+
+    private void ready(ChannelHandlerContext ctx, boolean keepAlive) {
+        if (endpoints.draining()) {
+            send(ctx, keepAlive, HttpResponseStatus.SERVICE_UNAVAILABLE, "{\"ready\":false,\"reason\":\"draining\"}");
+            return;
+        }
+        endpoints.probeUpstreams().whenComplete((result, error) -> ctx.executor().execute(() -> {
+            try {
+                boolean ready = error == null && result.everyUpstreamHasAnEndpointUp();
+                StringWriter out = new StringWriter();
+                try (JsonGenerator g = JSON.createGenerator(out)) {
+                    g.writeStartObject();
+                    g.writeBooleanField("ready", ready);
+                    if (result != null) {
+                        g.writeObjectFieldStart("upstreams");
+                        for (Map.Entry<String, Map<String, String>> u : result.upstreams().entrySet()) {
+                            g.writeObjectFieldStart(u.getKey());
+                            for (Map.Entry<String, String> e : u.getValue().entrySet()) {
+                                g.writeStringField(e.getKey(), e.getValue());
+                            }
+                            g.writeEndObject();
+                        }
+                        g.writeEndObject();
+                    }
+                    g.writeEndObject();
+                }
+                send(ctx, keepAlive, ready ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE, out.toString());
+            } catch (IOException e) {
+                send(ctx, false, HttpResponseStatus.INTERNAL_SERVER_ERROR, error(e.toString()));
+            }
+        }));
+    }
+
+    private static String configJson(ConfigView view) throws IOException {
+        StringWriter out = new StringWriter();
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.writeStartObject();
+            g.writeStringField("source", view.source());
+            g.writeStringField("sha256", view.sha256());
+            g.writeStringField("loaded_at", Instant.ofEpochMilli(view.loadedAt()).toString());
+            g.writeStringField("yaml", view.text());
+            g.writeEndObject();
+        }
+        return out.toString();
+    }
+
+    private static String upstreamsJson(Map<String, Streamgate.PoolCounts> pools) throws IOException {
+        StringWriter out = new StringWriter();
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.writeStartObject();
+            for (Map.Entry<String, Streamgate.PoolCounts> e : pools.entrySet()) {
+                g.writeObjectFieldStart(e.getKey());
+                g.writeNumberField("open", e.getValue().open());
+                g.writeNumberField("idle", e.getValue().idle());
+                g.writeNumberField("pending", e.getValue().pending());
+                g.writeEndObject();
+            }
+            g.writeEndObject();
+        }
+        return out.toString();
+    }
+
+    private boolean authorized(String header) {
+        if (token == null) {
+            return true;
+        }
+        if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            return false;
+        }
+        return MessageDigest.isEqual(token, header.substring(7).trim().getBytes(StandardCharsets.UTF_8));
+    }
+
+    private boolean readOnly(ChannelHandlerContext ctx, boolean keepAlive, HttpMethod method) {
+        if (method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD)) {
+            return true;
+        }
+        methodNotAllowed(ctx, keepAlive, "GET, HEAD");
+        return false;
+    }
+
+    private void methodNotAllowed(ChannelHandlerContext ctx, boolean keepAlive, String allow) {
+        FullHttpResponse r = response(HttpResponseStatus.METHOD_NOT_ALLOWED, error("use " + allow));
+        r.headers().set(HttpHeaderNames.ALLOW, allow);
+        write(ctx, keepAlive, r);
+    }
+
+    private static String first(List<String> values) {
+        return values == null || values.isEmpty() || values.get(0).isEmpty() ? null : values.get(0);
+    }
+
+    private static String error(String message) {
+        StringWriter out = new StringWriter();
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.writeStartObject();
+            g.writeObjectFieldStart("error");
+            g.writeStringField("message", message);
+            g.writeEndObject();
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new IllegalStateException(e); // a StringWriter does not fail
+        }
+        return out.toString();
+    }
+
+    private static FullHttpResponse response(HttpResponseStatus status, String json) {
+        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
+                Unpooled.copiedBuffer(json, StandardCharsets.UTF_8));
+        r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
+                .set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE);
+        return r;
+    }
+
+    private static void send(ChannelHandlerContext ctx, boolean keepAlive, HttpResponseStatus status, String json) {
+        write(ctx, keepAlive, response(status, json));
+    }
+
+    private static void write(ChannelHandlerContext ctx, boolean keepAlive, FullHttpResponse r) {
+        HttpUtil.setContentLength(r, r.content().readableBytes());
+        if (!keepAlive) {
+            r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        }
+        var written = ctx.writeAndFlush(r);
+        if (!keepAlive) {
+            written.addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        ctx.close();
+    }
+}
