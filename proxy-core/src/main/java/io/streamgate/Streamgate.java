@@ -20,6 +20,10 @@ import io.streamgate.policy.cache.MissCoalescer;
 import io.streamgate.policy.cache.ResponseCache;
 import io.streamgate.policy.ratelimit.NanoClock;
 import io.streamgate.server.Gateway;
+import io.streamgate.server.RestartRequired;
+import io.streamgate.upstream.Upstream;
+import java.util.ArrayList;
+import java.util.List;
 import io.streamgate.upstream.EndpointPool;
 import io.streamgate.server.GatewayServer;
 import io.streamgate.server.Snapshot;
@@ -53,7 +57,9 @@ public final class Streamgate implements AutoCloseable {
     /** How long identical cache misses wait for the first one's answer before going to the backend themselves. */
     private static final Duration CACHE_LOCK_TIMEOUT = Duration.ofSeconds(5);
 
-    private final ProxyConfig config;
+    /** The active configuration; replaced by {@link #reload}. */
+    private volatile ProxyConfig config;
+    private final NanoClock clock;
     private final Transport transport;
     private final EventLoopGroup group;
     private final Gateway gateway;
@@ -67,6 +73,7 @@ public final class Streamgate implements AutoCloseable {
     private Streamgate(ProxyConfig config, Transport transport, EventLoopGroup group, Gateway gateway, Channel serverChannel,
                        Channel redirectChannel, CertificateReloader certificates, ChannelGroup connections) {
         this.config = config;
+        this.clock = gateway.clock();
         this.transport = transport;
         this.group = group;
         this.gateway = gateway;
@@ -231,6 +238,41 @@ public final class Streamgate implements AutoCloseable {
             n += gateway.cache().purgePrefix(keyPrefix);
         }
         return n;
+    }
+
+    /**
+     * What a reload did not apply because it needs a restart (listener addresses, TLS, protocols, the cache's size):
+     * one line per setting, empty when everything was applied.
+     */
+    public record ReloadResult(List<String> restartNeeded) {
+    }
+
+    /**
+     * Switches to {@code next}, a fully validated configuration: new requests use it at once, requests and streams in
+     * flight finish on the one they started with. Upstreams and rate limits whose settings did not change keep their
+     * pools and buckets. Settings that cannot change on a running listener keep their old values and are reported.
+     * Call it off the event loops (a replaced Redis client is closed here).
+     *
+     * @throws IllegalArgumentException when {@code next} cannot be compiled; the active configuration stays
+     */
+    public synchronized ReloadResult reload(ProxyConfig next) {
+        Snapshot old = gateway.snapshot();
+        Snapshot fresh = Snapshot.of(next, clock, old);
+        List<String> restart = RestartRequired.between(config, next);
+        gateway.swap(fresh);
+        config = next;
+        List<Upstream> replaced = new ArrayList<>();
+        for (Upstream u : old.upstreams().values()) {
+            if (!fresh.upstreams().containsValue(u)) {
+                replaced.add(u);
+            }
+        }
+        gateway.pools().retire(replaced);
+        old.rateLimiters().retire(fresh.rateLimiters());
+        LOG.info("configuration reloaded from {}: {} routes, {} upstreams ({} replaced){}", next.source(),
+                next.routes().size(), next.upstreams().size(), replaced.size(),
+                restart.isEmpty() ? "" : "; needs a restart to apply: " + String.join("; ", restart));
+        return new ReloadResult(List.copyOf(restart));
     }
 
     /** Whether shutdown has begun: no new work should be sent here. */

@@ -40,6 +40,13 @@ public final class Gateway {
         return snapshot.get();
     }
 
+    /**
+     * Makes {@code next} the snapshot new requests use; exchanges already running keep theirs. Returns the one replaced.
+     */
+    public Snapshot swap(Snapshot next) {
+        return snapshot.getAndSet(next);
+    }
+
     public UpstreamPools pools() {
         return pools;
     }

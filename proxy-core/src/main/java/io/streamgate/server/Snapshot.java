@@ -39,9 +39,18 @@ public record Snapshot(ProxyConfig config, Router router, Map<String, Upstream> 
 
     /** Compiles {@code config}; rate-limit buckets read time from {@code clock}. */
     public static Snapshot of(ProxyConfig config, NanoClock clock) {
+        return of(config, clock, null);
+    }
+
+    /**
+     * Compiles a reloaded {@code config}, keeping from {@code previous} what did not change: an upstream with the same
+     * settings keeps its object (so its connection pools and round-robin position), a rate limit its buckets.
+     */
+    public static Snapshot of(ProxyConfig config, NanoClock clock, Snapshot previous) {
         Map<String, Upstream> upstreams = new HashMap<>();
         for (UpstreamConfig u : config.upstreams().values()) {
-            upstreams.put(u.name(), new Upstream(u));
+            Upstream old = previous == null ? null : previous.upstreams().get(u.name());
+            upstreams.put(u.name(), old != null && old.config().equals(u) ? old : new Upstream(u));
         }
         Map<String, RoutePolicies> policies = new HashMap<>();
         for (RouteConfig r : config.routes()) {
@@ -58,6 +67,7 @@ public record Snapshot(ProxyConfig config, Router router, Map<String, Upstream> 
         var server = config.server();
         return new Snapshot(config, new Router(config.routes()), Map.copyOf(upstreams),
                 IpRules.of(server.ip().allow(), server.ip().deny()), ClientAddressResolver.of(server.trustedProxies()),
-                new ApiKeys(keys), Map.copyOf(policies), RateLimiters.create(config.rateLimits().values(), config.redis(), clock));
+                new ApiKeys(keys), Map.copyOf(policies), RateLimiters.create(config.rateLimits().values(), config.redis(), clock,
+                previous == null ? null : previous.rateLimiters()));
     }
 }

@@ -28,6 +28,8 @@ public final class EndpointPool {
     private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
     private int open;
     private ScheduledFuture<?> evictionTask;
+    /** Set when a reload replaced this pool's upstream: connections coming back are closed, not kept. */
+    private boolean retired;
     /** Copies of the counts for meters read from other threads; written on this loop after every change. */
     private volatile int publishedOpen;
     private volatile int publishedIdle;
@@ -157,13 +159,15 @@ public final class EndpointPool {
                     return;
                 }
             }
-            c.markIdle(System.nanoTime());
-            idle.addFirst(c);
-            scheduleEviction();
-            publish();
-        } else {
-            c.channel().close(); // closed() does the accounting once the channel is inactive
+            if (!retired) {
+                c.markIdle(System.nanoTime());
+                idle.addFirst(c);
+                scheduleEviction();
+                publish();
+                return;
+            }
         }
+        c.channel().close(); // closed() does the accounting once the channel is inactive
     }
 
     /** The channel became inactive, leased or idle. */
@@ -206,6 +210,15 @@ public final class EndpointPool {
             evictionTask = null;
         }
         publish();
+    }
+
+    /** No new leases will come: close what is idle now, and every connection that comes back. */
+    void retire() {
+        retired = true;
+        UpstreamConnection c;
+        while ((c = idle.pollFirst()) != null) {
+            c.channel().close();
+        }
     }
 
     /** Closes idle connections and fails waiters; used when the gateway shuts down. */

@@ -77,6 +77,29 @@ public final class UpstreamPools {
         return total;
     }
 
+    /**
+     * Forgets the pools of upstreams a reload replaced: their idle connections are closed now, leased ones when their
+     * exchange ends (a retired pool keeps nothing idle).
+     */
+    public void retire(java.util.Collection<Upstream> replaced) {
+        byLoop.forEach((loop, pools) -> loop.execute(() -> {
+            for (Upstream u : replaced) {
+                EndpointPool[] array = pools.remove(u);
+                if (array != null) {
+                    for (EndpointPool p : array) {
+                        if (p != null) {
+                            p.retire();
+                            Queue<EndpointPool> named = byEndpoint.get(p.endpointName());
+                            if (named != null) {
+                                named.remove(p);
+                            }
+                        }
+                    }
+                }
+            }
+        }));
+    }
+
     /** Closes idle connections on every loop; leased ones close when their exchange ends. */
     public void closeIdle() {
         byLoop.forEach((loop, pools) -> loop.execute(() -> pools.values().forEach(array -> {

@@ -31,6 +31,8 @@ final class GatewayLauncher {
 
     /** How much longer than the drain timeout shutdown waits for sockets and event loops to close. */
     private static final Duration CLOSE_GRACE = Duration.ofSeconds(10);
+    /** How often the config file is checked for changes (cert-manager and editors rewrite it in place). */
+    private static final Duration FILE_CHECK_PERIOD = Duration.ofSeconds(2);
 
     private GatewayLauncher() {
     }
@@ -52,6 +54,7 @@ final class GatewayLauncher {
         DemoBackend demo = null;
         Streamgate gateway;
         AdminServer admin = null;
+        ConfigReloader reloader;
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         try {
             if (demoAddress != null) {
@@ -61,11 +64,17 @@ final class GatewayLauncher {
             }
             gateway = Streamgate.start(config, new Streamgate.Options(registry, NanoClock.SYSTEM));
             try {
-                admin = startAdmin(config, gateway, registry, configFile);
+                AdminEndpoints endpoints = new AdminEndpoints(gateway, registry, configFile, System.currentTimeMillis());
+                reloader = new ConfigReloader(configFile, endpoints.configHash(), gateway, registry,
+                        next -> endpoints.configReloaded());
+                endpoints.useReloader(reloader);
+                admin = startAdmin(config, endpoints);
             } catch (RuntimeException | IOException e) {
                 gateway.close(Duration.ZERO);
                 throw new IllegalStateException(e.getMessage(), e);
             }
+            reloader.watch(FILE_CHECK_PERIOD);
+            ReloadSignal.install(reloader);
         } catch (RuntimeException e) {
             if (demo != null) {
                 demo.close();
@@ -105,13 +114,11 @@ final class GatewayLauncher {
         return 0;
     }
 
-    private static AdminServer startAdmin(ProxyConfig config, Streamgate gateway, PrometheusMeterRegistry registry,
-                                          Path configFile) throws IOException {
+    private static AdminServer startAdmin(ProxyConfig config, AdminEndpoints endpoints) {
         if (config.admin() == null) {
             return null;
         }
-        AdminServer admin = AdminServer.start(config.admin(),
-                new AdminEndpoints(gateway, registry, configFile, System.currentTimeMillis()));
+        AdminServer admin = AdminServer.start(config.admin(), endpoints);
         log.info("Admin listener on http://{} (/healthz, /readyz, /metrics, /admin/*{})", authority(admin.address()),
                 config.admin().token() == null ? "" : " with a token");
         return admin;

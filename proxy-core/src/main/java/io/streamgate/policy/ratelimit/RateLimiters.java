@@ -36,6 +36,17 @@ public final class RateLimiters implements AutoCloseable {
      *                                  {@code redis}, or an invalid Redis URI
      */
     public static RateLimiters create(Collection<RateLimitConfig> rules, RedisConfig redis, NanoClock clock) {
+        return create(rules, redis, clock, null);
+    }
+
+    /**
+     * As {@link #create(Collection, RedisConfig, NanoClock)}, for a reloaded configuration: every rule whose settings
+     * did not change keeps its limiter from {@code previous} (and so its buckets, slots and queue), and the Redis
+     * connection is kept when the {@code redis} section did not change. Hand {@code previous} to
+     * {@link #retire(RateLimiters)} once the new set is in use.
+     */
+    public static RateLimiters create(Collection<RateLimitConfig> rules, RedisConfig redis, NanoClock clock,
+                                      RateLimiters previous) {
         Set<String> names = new HashSet<>();
         for (RateLimitConfig rule : rules) {
             validate(rule, redis);
@@ -47,10 +58,18 @@ public final class RateLimiters implements AutoCloseable {
         Map<String, ConcurrencyLimiter> concurrency = new HashMap<>();
         boolean needsRedis = rules.stream()
                 .anyMatch(r -> r.kind() != RateLimitConfig.Kind.CONCURRENCY && r.store() == RateLimitConfig.Store.REDIS);
-        RedisRateLimitStore store = needsRedis ? new RedisRateLimitStore(redis, clock) : null;
+        boolean keepStore = needsRedis && previous != null && previous.store != null && previous.store.config().equals(redis);
+        RedisRateLimitStore store = keepStore ? previous.store : needsRedis ? new RedisRateLimitStore(redis, clock) : null;
         try {
             for (RateLimitConfig rule : rules) {
-                if (rule.kind() == RateLimitConfig.Kind.CONCURRENCY) {
+                ConcurrencyLimiter oldSlots = previous == null ? null : previous.concurrency.get(rule.name());
+                BucketLimiter oldBuckets = previous == null ? null : previous.buckets.get(rule.name());
+                if (oldSlots != null && oldSlots.config().equals(rule)) {
+                    concurrency.put(rule.name(), oldSlots);
+                } else if (oldBuckets != null && oldBuckets.config().equals(rule)
+                        && (rule.store() == RateLimitConfig.Store.LOCAL || keepStore)) {
+                    buckets.put(rule.name(), oldBuckets);
+                } else if (rule.kind() == RateLimitConfig.Kind.CONCURRENCY) {
                     concurrency.put(rule.name(), new ConcurrencyLimiter(rule));
                 } else if (rule.store() == RateLimitConfig.Store.REDIS) {
                     buckets.put(rule.name(), new RedisBucketLimiter(rule, store, clock));
@@ -59,7 +78,7 @@ public final class RateLimiters implements AutoCloseable {
                 }
             }
         } catch (RuntimeException e) {
-            if (store != null) {
+            if (store != null && !keepStore) {
                 store.close();
             }
             throw e;
@@ -125,6 +144,13 @@ public final class RateLimiters implements AutoCloseable {
     /** Acquires refused because Redis could not answer (FailureMode.CLOSED). */
     public long closedRefusals() {
         return store == null ? 0 : store.closedRefusals.sum();
+    }
+
+    /** Closes what {@code successor} did not take over (the Redis client, if it has a new one); call off the loops. */
+    public void retire(RateLimiters successor) {
+        if (store != null && store != successor.store) {
+            store.close();
+        }
     }
 
     /** Shuts the Redis client down, waiting up to a few seconds (call it off the event loops); no-op without. */

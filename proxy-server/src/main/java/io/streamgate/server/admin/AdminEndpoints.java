@@ -3,6 +3,7 @@ package io.streamgate.server.admin;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.channel.EventLoop;
 import io.streamgate.Streamgate;
+import io.streamgate.server.ConfigReloader;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -12,14 +13,40 @@ import java.util.concurrent.CompletableFuture;
 public final class AdminEndpoints {
     private final Streamgate gateway;
     private final PrometheusMeterRegistry registry;
-    private final ConfigView config;
+    private final java.nio.file.Path configFile;
+    private volatile ConfigView config;
+    private volatile ConfigReloader reloader;
     private volatile EventLoop executor;
 
     public AdminEndpoints(Streamgate gateway, PrometheusMeterRegistry registry, java.nio.file.Path configFile, long loadedAt)
             throws java.io.IOException {
         this.gateway = gateway;
         this.registry = registry;
+        this.configFile = configFile;
         this.config = ConfigView.of(configFile, loadedAt);
+    }
+
+    /** The SHA-256 of the configuration file as loaded. */
+    public String configHash() {
+        return config.sha256();
+    }
+
+    /** Enables {@code POST /admin/reload}. */
+    public void useReloader(ConfigReloader reloader) {
+        this.reloader = reloader;
+    }
+
+    /** After a reload: the view shows the file as it is now. */
+    public void configReloaded() {
+        try {
+            config = ConfigView.of(configFile, System.currentTimeMillis());
+        } catch (java.io.IOException e) {
+            // The file was read a moment ago by the reload; keep the old view rather than fail the reload.
+        }
+    }
+
+    ConfigReloader reloader() {
+        return reloader;
     }
 
     void useExecutor(io.netty.util.concurrent.EventExecutor executor) {

@@ -17,6 +17,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.streamgate.Streamgate;
+import io.streamgate.server.ConfigReloader;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
@@ -87,6 +88,13 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                     send(ctx, keepAlive, HttpResponseStatus.OK, upstreamsJson(endpoints.gateway().poolCounts()));
                 }
             }
+            case "/admin/reload" -> {
+                if (!method.equals(HttpMethod.POST)) {
+                    methodNotAllowed(ctx, keepAlive, "POST");
+                    return;
+                }
+                reload(ctx, keepAlive);
+            }
             case "/admin/cache/purge" -> {
                 if (!method.equals(HttpMethod.POST)) {
                     methodNotAllowed(ctx, keepAlive, "POST");
@@ -134,6 +142,40 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             } catch (IOException e) {
                 send(ctx, false, HttpResponseStatus.INTERNAL_SERVER_ERROR, error(e.toString()));
             }
+        }));
+    }
+
+    private void reload(ChannelHandlerContext ctx, boolean keepAlive) {
+        ConfigReloader reloader = endpoints.reloader();
+        if (reloader == null) {
+            send(ctx, keepAlive, HttpResponseStatus.SERVICE_UNAVAILABLE, error("reloading is not available"));
+            return;
+        }
+        reloader.reload("admin").whenComplete((outcome, failure) -> ctx.executor().execute(() -> {
+            StringWriter out = new StringWriter();
+            try (JsonGenerator g = JSON.createGenerator(out)) {
+                g.writeStartObject();
+                g.writeBooleanField("applied", failure == null && outcome.applied());
+                if (outcome != null && outcome.sha256() != null) {
+                    g.writeStringField("sha256", outcome.sha256());
+                }
+                String why = failure != null ? failure.toString() : outcome.error();
+                if (why != null) {
+                    g.writeStringField("error", why);
+                }
+                g.writeArrayFieldStart("restart_needed");
+                if (outcome != null) {
+                    for (String s : outcome.restartNeeded()) {
+                        g.writeString(s);
+                    }
+                }
+                g.writeEndArray();
+                g.writeEndObject();
+            } catch (IOException e) {
+                throw new IllegalStateException(e); // a StringWriter does not fail
+            }
+            boolean ok = failure == null && outcome.applied();
+            send(ctx, keepAlive, ok ? HttpResponseStatus.OK : HttpResponseStatus.UNPROCESSABLE_ENTITY, out.toString());
         }));
     }
 

@@ -1,0 +1,145 @@
+package io.streamgate.server;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.streamgate.Streamgate;
+import io.streamgate.config.ConfigException;
+import io.streamgate.config.ConfigLoader;
+import io.streamgate.config.ProxyConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reloads the config file on request (SIGHUP, {@code POST /admin/reload}) and when its content changes on disk.
+ * The new file is parsed and validated completely before anything changes; an invalid file is logged, counted, and
+ * the running configuration stays. Reloads run one at a time on their own thread, never on an event loop.
+ */
+public final class ConfigReloader implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ConfigReloader.class);
+
+    /** What one reload attempt did. */
+    public record Outcome(boolean applied, String sha256, String error, List<String> restartNeeded) {
+    }
+
+    private final Path file;
+    private final Streamgate gateway;
+    private final MeterRegistry registry;
+    private final Consumer<ProxyConfig> onApplied;
+    private final ScheduledExecutorService thread = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "streamgate-reload");
+        t.setDaemon(true);
+        return t;
+    });
+    private final Counter succeeded;
+    private final Counter failed;
+    /** The content last loaded or rejected, so the file watch acts once per change. */
+    private String seenHash;
+    private Gauge info;
+
+    /**
+     * @param seenHash the SHA-256 of the file as first loaded
+     * @param onApplied  told the new configuration after it took effect (the admin view follows it)
+     */
+    public ConfigReloader(Path file, String seenHash, Streamgate gateway, MeterRegistry registry, Consumer<ProxyConfig> onApplied) {
+        this.file = file;
+        this.gateway = gateway;
+        this.registry = registry;
+        this.onApplied = onApplied;
+        this.seenHash = seenHash;
+        this.succeeded = Counter.builder("streamgate.config.reloads").tag("result", "success")
+                .description("configuration reloads").register(registry);
+        this.failed = Counter.builder("streamgate.config.reloads").tag("result", "failure")
+                .description("configuration reloads").register(registry);
+        publishHash(seenHash);
+    }
+
+    /** Also reload whenever the file's content changes, checked every {@code period}. */
+    public void watch(Duration period) {
+        thread.scheduleWithFixedDelay(() -> {
+            String hash = hashOrNull();
+            if (hash != null && !hash.equals(seenHash)) {
+                reloadNow("file change");
+            }
+        }, period.toMillis(), period.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Reloads on the reload thread; completes with what happened. */
+    public CompletableFuture<Outcome> reload(String trigger) {
+        return CompletableFuture.supplyAsync(() -> reloadNow(trigger), thread);
+    }
+
+    private Outcome reloadNow(String trigger) {
+        String hash = hashOrNull();
+        ProxyConfig next;
+        try {
+            next = ConfigLoader.load(file);
+        } catch (ConfigException e) {
+            return rejected(trigger, hash, e.getMessage());
+        }
+        Streamgate.ReloadResult result;
+        try {
+            result = gateway.reload(next);
+        } catch (IllegalArgumentException e) {
+            return rejected(trigger, hash, file + ": " + e.getMessage());
+        }
+        seenHash = hash;
+        publishHash(hash);
+        succeeded.increment();
+        onApplied.accept(next);
+        LOG.info("reload ({}) applied {} (sha256 {})", trigger, file, hash);
+        return new Outcome(true, hash, null, result.restartNeeded());
+    }
+
+    private Outcome rejected(String trigger, String hash, String error) {
+        failed.increment();
+        // Remember the bad content so the file watch does not retry it every period; a fixed file reloads.
+        if (hash != null) {
+            seenHash = hash;
+        }
+        LOG.error("reload ({}) rejected, the running configuration stays: {}", trigger, error);
+        return new Outcome(false, hash, error, List.of());
+    }
+
+    private void publishHash(String hash) {
+        if (info != null) {
+            registry.remove(info);
+        }
+        info = Gauge.builder("streamgate.config.info", () -> 1).tag("sha256", hash == null ? "unknown" : hash)
+                .description("the active configuration, by the SHA-256 of its file").register(registry);
+    }
+
+    private String hashOrNull() {
+        try {
+            return sha256(Files.readAllBytes(file));
+        } catch (IOException e) {
+            return null; // being rewritten, or gone for a moment: the next check will see it
+        }
+    }
+
+    static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is always available", e);
+        }
+    }
+
+    @Override
+    public void close() {
+        thread.shutdownNow();
+    }
+}
