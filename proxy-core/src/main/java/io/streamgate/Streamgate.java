@@ -15,6 +15,7 @@ import io.streamgate.config.ProxyConfig;
 import io.streamgate.config.ServerConfig;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.streamgate.observe.AccessLog;
 import io.streamgate.observe.TrafficMeters;
 import io.streamgate.policy.cache.MissCoalescer;
 import io.streamgate.policy.cache.ResponseCache;
@@ -123,6 +124,7 @@ public final class Streamgate implements AutoCloseable {
         int threads = server.ioThreads() > 0 ? server.ioThreads() : Runtime.getRuntime().availableProcessors();
         EventLoopGroup group = transport.newGroup(threads);
         ChannelGroup connections = new DefaultChannelGroup("streamgate-clients", GlobalEventExecutor.INSTANCE);
+        AccessLog.useFormat(config.accessLog().format());
         Gateway gateway = newGateway(config, options, transport, connections);
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(group)
@@ -261,6 +263,7 @@ public final class Streamgate implements AutoCloseable {
         List<String> restart = RestartRequired.between(config, next);
         gateway.swap(fresh);
         config = next;
+        AccessLog.useFormat(next.accessLog().format());
         List<Upstream> replaced = new ArrayList<>();
         for (Upstream u : old.upstreams().values()) {
             if (!fresh.upstreams().containsValue(u)) {
@@ -273,6 +276,14 @@ public final class Streamgate implements AutoCloseable {
                 next.routes().size(), next.upstreams().size(), replaced.size(),
                 restart.isEmpty() ? "" : "; needs a restart to apply: " + String.join("; ", restart));
         return new ReloadResult(List.copyOf(restart));
+    }
+
+    /**
+     * Announces shutdown without stopping: {@code draining()} turns true (so /readyz fails and load balancers move
+     * away) and responses close their connections, while the listener still accepts. {@link #close} follows.
+     */
+    public void announceShutdown() {
+        gateway.startDraining();
     }
 
     /** Whether shutdown has begun: no new work should be sent here. */

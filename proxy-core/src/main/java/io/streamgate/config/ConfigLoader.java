@@ -138,6 +138,9 @@ public final class ConfigLoader {
             if (file.isEmpty() || file.equals("stdout")) {
                 file = null;
             }
+            if (file != null && file.contains("%")) {
+                throw f.get("file").error("'%' is not allowed in the file name (the rolled files' names use it)");
+            }
         }
         long maxSize = sizeOr(f, "max_size", d.maxSize(), 1 << 20, Long.MAX_VALUE);
         int maxFiles = f.containsKey("max_files") ? f.get("max_files").integer(1, 1000) : d.maxFiles();
@@ -157,7 +160,7 @@ public final class ConfigLoader {
     }
 
     private ServerConfig server(ConfigNode node) throws ConfigException {
-        Map<String, ConfigNode> f = node.fields("listen", "io_threads", "transport", "client_idle_timeout", "drain_timeout",
+        Map<String, ConfigNode> f = node.fields("listen", "io_threads", "transport", "client_idle_timeout", "drain_timeout", "shutdown_delay",
                 "limits", "tls", "http2", "h2c", "max_concurrent_streams", "redirect_listen", "ip", "trusted_proxies",
                 "proxy_protocol");
         ConfigNode listen = require(node, f, "listen");
@@ -170,6 +173,7 @@ public final class ConfigLoader {
         }
         Duration idle = durationOr(f, "client_idle_timeout", Duration.ofSeconds(75), false);
         Duration drain = durationOr(f, "drain_timeout", Duration.ofSeconds(30), true);
+        Duration shutdownDelay = durationOr(f, "shutdown_delay", Duration.ZERO, true);
         Limits limits = limits(f.get("limits"));
         TlsConfig tls = f.containsKey("tls") ? TlsConfigReader.read(f.get("tls")) : null;
         boolean http2 = !f.containsKey("http2") || f.get("http2").bool();
@@ -189,7 +193,7 @@ public final class ConfigLoader {
         if (proxyProtocol && trusted.isEmpty()) {
             throw f.get("proxy_protocol").error("the PROXY protocol is only accepted from server.trusted_proxies, which is empty");
         }
-        return new ServerConfig(hp.host, hp.port, ioThreads, transport, idle, drain, limits, tls, http2, h2c, streams,
+        return new ServerConfig(hp.host, hp.port, ioThreads, transport, idle, drain, shutdownDelay, limits, tls, http2, h2c, streams,
                 redirect, ip, trusted, proxyProtocol);
     }
 

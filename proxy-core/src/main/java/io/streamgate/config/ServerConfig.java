@@ -9,6 +9,8 @@ import java.util.List;
  * @param tls            TLS termination, or null for plain HTTP
  * @param redirect       a plain listener that redirects to the TLS listener, or null
  * @param trustedProxies CIDRs of peers whose X-Forwarded-For or PROXY header is believed
+ * @param shutdownDelay  on SIGTERM, how long /readyz reports "not ready" (while still serving) before the listener
+ *                       closes, so load balancers stop sending first
  */
 public record ServerConfig(
         String host,
@@ -17,6 +19,7 @@ public record ServerConfig(
         TransportChoice transport,
         Duration clientIdleTimeout,
         Duration drainTimeout,
+        Duration shutdownDelay,
         Limits limits,
         TlsConfig tls,
         boolean http2,

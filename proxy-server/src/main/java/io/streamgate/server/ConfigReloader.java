@@ -96,6 +96,11 @@ public final class ConfigReloader implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             return rejected(trigger, hash, file + ": " + e.getMessage());
         }
+        try {
+            AccessLogOutput.configure(next.accessLog());
+        } catch (IllegalStateException e) {
+            LOG.error("reload ({}): the access log keeps its previous output: {}", trigger, e.getMessage());
+        }
         seenHash = hash;
         publishHash(hash);
         succeeded.increment();

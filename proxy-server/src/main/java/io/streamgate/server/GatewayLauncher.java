@@ -62,6 +62,7 @@ final class GatewayLauncher {
                 log.info("Demo backend (fake OpenAI API, not a model) listening on http://{}", authority(demo.address()));
                 warnIfNoUpstreamReaches(config, demo.address());
             }
+            AccessLogOutput.configure(config.accessLog());
             gateway = Streamgate.start(config, new Streamgate.Options(registry, NanoClock.SYSTEM));
             try {
                 AdminEndpoints endpoints = new AdminEndpoints(gateway, registry, configFile, System.currentTimeMillis());
@@ -95,10 +96,12 @@ final class GatewayLauncher {
         AtomicBoolean shutdownRequested = new AtomicBoolean();
         DemoBackend demoToClose = demo;
         AdminServer adminToClose = admin;
-        Duration drain = config.server().drainTimeout();
+
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             shutdownRequested.set(true);
-            shutDown(gateway, demoToClose, adminToClose, drain);
+            // The settings in force now: a reload may have changed them.
+            shutDown(gateway, demoToClose, adminToClose, gateway.config().server().shutdownDelay(),
+                    gateway.config().server().drainTimeout());
         }, "streamgate-shutdown"));
 
         Throwable failure = null;
@@ -124,8 +127,17 @@ final class GatewayLauncher {
         return admin;
     }
 
-    private static void shutDown(Streamgate gateway, DemoBackend demo, AdminServer admin, Duration drain) {
+    private static void shutDown(Streamgate gateway, DemoBackend demo, AdminServer admin, Duration delay, Duration drain) {
         long start = System.nanoTime();
+        if (!delay.isZero()) {
+            log.info("Shutting down in {}: /readyz now reports not ready so load balancers stop sending", format(delay));
+            gateway.announceShutdown();
+            try {
+                Thread.sleep(delay.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         log.info("Shutting down: no new connections; in-flight requests may finish for up to {}", format(drain));
         try {
             gateway.close(drain);
