@@ -135,7 +135,8 @@ public final class ConfigReloader implements AutoCloseable {
         }
     }
 
-    static String sha256(byte[] bytes) {
+    /** Lower-case hex SHA-256: how the config file is named in metrics, logs and /admin/config. */
+    public static String sha256(byte[] bytes) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
         } catch (NoSuchAlgorithmException e) {

@@ -6,9 +6,7 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
+import io.streamgate.server.ConfigReloader;
 import java.util.Set;
 import org.yaml.snakeyaml.DumperOptions;
 import org.yaml.snakeyaml.LoaderOptions;
@@ -51,7 +49,7 @@ record ConfigView(String source, String text, String sha256, long loadedAt) {
         if (root != null) {
             new Yaml(options).serialize(root, out);
         }
-        return new ConfigView(file.toString(), out.toString(), sha256(bytes), loadedAt);
+        return new ConfigView(file.toString(), out.toString(), ConfigReloader.sha256(bytes), loadedAt);
     }
 
     /** Replaces the secrets below {@code node}, which sits in the top-level {@code section}. */
@@ -90,13 +88,5 @@ record ConfigView(String source, String text, String sha256, long loadedAt) {
      */
     private static boolean isReference(String value) {
         return value.matches("\\$\\{[A-Za-z_][A-Za-z0-9_]*}");
-    }
-
-    private static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is always available", e);
-        }
     }
 }
