@@ -1,5 +1,6 @@
 package io.streamgate.observe;
 
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -24,6 +25,8 @@ import java.util.function.ToDoubleFunction;
  * from the config; anonymous callers are "anonymous".
  */
 public final class TrafficMeters {
+    private static final String TOKENS_HELP = "LLM tokens reported by backends (or estimated without a report), per API key";
+
     private final MeterRegistry registry;
     private final RequestMeters.Registry requests;
     private final ConcurrentHashMap<String, Timer> acquireTimers = new ConcurrentHashMap<>();
@@ -42,12 +45,14 @@ public final class TrafficMeters {
 
     /** A request refused by a policy (ip_denied, invalid_api_key, cors_origin_denied, rate_limit_exceeded, ...). */
     public void rejected(String route, String reason) {
-        registry.counter("streamgate.rejections", "route", route == null ? "none" : route, "reason", reason).increment();
+        counter("streamgate.rejections", "requests refused by a policy, by reason",
+                "route", route == null ? "none" : route, "reason", reason).increment();
     }
 
     /** A request sent again on a fresh connection after a reused one turned out closed. */
     public void retried(String upstream) {
-        registry.counter("streamgate.upstream.retries", "upstream", upstream).increment();
+        counter("streamgate.upstream.retries", "requests re-sent after a reused connection turned out closed",
+                "upstream", upstream).increment();
     }
 
     /** How long getting a pooled (or new) connection to {@code endpoint} took. */
@@ -69,20 +74,23 @@ public final class TrafficMeters {
     public void tokens(String identity, String route, long prompt, long completion) {
         String id = identity == null ? "anonymous" : identity;
         if (prompt > 0) {
-            registry.counter("streamgate.llm.tokens", "identity", id, "route", route, "type", "prompt").increment(prompt);
+            counter("streamgate.llm.tokens", TOKENS_HELP, "identity", id, "route", route, "type", "prompt").increment(prompt);
         }
         if (completion > 0) {
-            registry.counter("streamgate.llm.tokens", "identity", id, "route", route, "type", "completion").increment(completion);
+            counter("streamgate.llm.tokens", TOKENS_HELP, "identity", id, "route", route, "type", "completion")
+                    .increment(completion);
         }
     }
 
     public void rateLimited(String route, String rule) {
-        registry.counter("streamgate.ratelimit.rejections", "route", route, "rule", rule).increment();
+        counter("streamgate.ratelimit.rejections", "requests refused by a rate limit, by rule", "route", route, "rule", rule)
+                .increment();
     }
 
     /** One request on a caching route: hit, miss or bypass. */
     public void cacheResult(String route, String result) {
-        registry.counter("streamgate.cache.requests", "route", route, "result", result).increment();
+        counter("streamgate.cache.requests", "requests on caching routes: hit, miss or bypass", "route", route,
+                "result", result).increment();
     }
 
     /** A monotonic count read from {@code source} when scraped. */
@@ -117,6 +125,10 @@ public final class TrafficMeters {
                     .description("memory held by Netty's buffer allocator").baseUnit("bytes").tag("type", "heap")
                     .register(registry);
         }
+    }
+
+    private Counter counter(String name, String description, String... tags) {
+        return Counter.builder(name).description(description).tags(tags).register(registry);
     }
 
     /** Stops listening to the JVM; the meters stay in the registry with their last values. */

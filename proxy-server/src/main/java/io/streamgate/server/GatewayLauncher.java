@@ -6,6 +6,7 @@ import io.streamgate.config.ConfigException;
 import io.streamgate.config.ConfigLoader;
 import io.streamgate.config.ProxyConfig;
 import io.streamgate.config.UpstreamConfig;
+import io.micrometer.core.instrument.config.MeterFilter;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.streamgate.policy.ratelimit.NanoClock;
@@ -55,7 +56,7 @@ final class GatewayLauncher {
         Streamgate gateway;
         AdminServer admin = null;
         ConfigReloader reloader;
-        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        PrometheusMeterRegistry registry = prometheusRegistry();
         try {
             if (demoAddress != null) {
                 demo = DemoBackend.start(demoAddress);
@@ -115,6 +116,17 @@ final class GatewayLauncher {
             return 1;
         }
         return 0;
+    }
+
+    /**
+     * Micrometer's processor binder names two meters against Prometheus conventions (process_cpu_time_ns_total,
+     * system_cpu_count); promtool flags them. process_cpu_usage and system_cpu_usage carry the same information.
+     */
+    private static PrometheusMeterRegistry prometheusRegistry() {
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        registry.config().meterFilter(MeterFilter.denyNameStartsWith("process.cpu.time"))
+                .meterFilter(MeterFilter.deny(id -> id.getName().equals("system.cpu.count")));
+        return registry;
     }
 
     private static AdminServer startAdmin(ProxyConfig config, AdminEndpoints endpoints) {
