@@ -25,6 +25,7 @@ import io.streamgate.server.RestartRequired;
 import io.streamgate.upstream.Upstream;
 import java.util.ArrayList;
 import java.util.List;
+import io.streamgate.upstream.ConnectHealth;
 import io.streamgate.upstream.EndpointPool;
 import io.streamgate.server.GatewayServer;
 import io.streamgate.server.Snapshot;
@@ -60,6 +61,8 @@ public final class Streamgate implements AutoCloseable {
 
     /** The active configuration; replaced by {@link #reload}. */
     private volatile ProxyConfig config;
+    /** What the listeners and event loops were built from: reloads are compared with it, not with each other. */
+    private final ProxyConfig startConfig;
     private final NanoClock clock;
     private final Transport transport;
     private final EventLoopGroup group;
@@ -74,6 +77,7 @@ public final class Streamgate implements AutoCloseable {
     private Streamgate(ProxyConfig config, Transport transport, EventLoopGroup group, Gateway gateway, Channel serverChannel,
                        Channel redirectChannel, CertificateReloader certificates, ChannelGroup connections) {
         this.config = config;
+        this.startConfig = config;
         this.clock = gateway.clock();
         this.transport = transport;
         this.group = group;
@@ -169,6 +173,11 @@ public final class Streamgate implements AutoCloseable {
                     upstream, endpoint, () -> pools[0].sum(endpoint, EndpointPool::publishedIdle));
             meters.poolGauge("streamgate.upstream.pending", "requests waiting for a connection to the endpoint",
                     upstream, endpoint, () -> pools[0].sum(endpoint, EndpointPool::publishedPending));
+            ConnectHealth health = pools[0].health(endpoint);
+            meters.poolGauge("streamgate.upstream.up", "1 while the last connection attempt to the endpoint succeeded",
+                    upstream, endpoint, () -> health.up() ? 1 : 0);
+            meters.endpointCounter("streamgate.upstream.connect.failures", "failed connection attempts to the endpoint",
+                    upstream, endpoint, health, ConnectHealth::failures);
         });
         Gateway gateway = new Gateway(Snapshot.of(config, options.clock()), pools[0], cache,
                 new MissCoalescer(CACHE_LOCK_TIMEOUT), meters, options.clock());
@@ -260,7 +269,7 @@ public final class Streamgate implements AutoCloseable {
     public synchronized ReloadResult reload(ProxyConfig next) {
         Snapshot old = gateway.snapshot();
         Snapshot fresh = Snapshot.of(next, clock, old);
-        List<String> restart = RestartRequired.between(config, next);
+        List<String> restart = RestartRequired.between(startConfig, next);
         gateway.swap(fresh);
         config = next;
         AccessLog.useFormat(next.accessLog().format());

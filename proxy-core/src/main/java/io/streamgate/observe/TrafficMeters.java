@@ -104,6 +104,13 @@ public final class TrafficMeters {
                 .tags("upstream", upstream, "endpoint", endpoint).register(registry);
     }
 
+    /** A per-endpoint monotonic count read from {@code source} when scraped. */
+    public <T> void endpointCounter(String name, String description, String upstream, String endpoint, T source,
+                                    ToDoubleFunction<T> count) {
+        FunctionCounter.builder(name, source, count).description(description)
+                .tags("upstream", upstream, "endpoint", endpoint).register(registry);
+    }
+
     /** JVM memory, GC, threads, CPU, and the direct memory Netty holds for buffers. */
     public void bindRuntime() {
         new JvmMemoryMetrics().bindTo(registry);

@@ -7,14 +7,19 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * The settings a reload cannot apply to a running gateway: they shape listeners, their sockets and TLS contexts, or
- * the size of structures built once. Everything else (routes, upstreams, policies, limits, keys) is applied live.
+ * The settings a reload cannot apply to a running gateway: they shape the listening sockets, the event loops, the TLS
+ * contexts, or the size of structures built once. Everything else is applied live: routes, upstreams, policies, keys,
+ * and the per-connection settings (limits, h2c, PROXY protocol, stream limits), which new connections take up while
+ * open ones keep what they were set up with.
  */
 public final class RestartRequired {
     private RestartRequired() {
     }
 
-    /** One line per setting that differs between {@code running} and {@code next} and needs a restart. */
+    /**
+     * One line per setting that differs between {@code running} (the configuration the process started with) and
+     * {@code next} and needs a restart.
+     */
     public static List<String> between(ProxyConfig running, ProxyConfig next) {
         List<String> out = new ArrayList<>();
         ServerConfig a = running.server();
@@ -24,14 +29,8 @@ public final class RestartRequired {
         differs(out, "server.io_threads", a.ioThreads(), b.ioThreads());
         differs(out, "server.tls", a.tls(), b.tls());
         differs(out, "server.http2", a.http2(), b.http2());
-        differs(out, "server.h2c", a.h2c(), b.h2c());
-        differs(out, "server.max_concurrent_streams", a.maxConcurrentStreams(), b.maxConcurrentStreams());
         differs(out, "server.redirect_listen", a.redirect(), b.redirect());
-        differs(out, "server.proxy_protocol", a.proxyProtocol(), b.proxyProtocol());
-        differs(out, "server.limits (request line, header size and count)",
-                List.of(a.limits().maxRequestLine(), a.limits().maxHeaderSize(), a.limits().maxHeaders()),
-                List.of(b.limits().maxRequestLine(), b.limits().maxHeaderSize(), b.limits().maxHeaders()));
-        differs(out, "cache", running.cache(), next.cache());
+        differs(out, "cache.max_size", running.cache().maxSize(), next.cache().maxSize());
         differs(out, "admin", running.admin(), next.admin());
         return out;
     }

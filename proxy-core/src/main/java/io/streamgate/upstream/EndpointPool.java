@@ -35,7 +35,10 @@ public final class EndpointPool {
     private volatile int publishedIdle;
     private volatile int publishedPending;
 
-    EndpointPool(EventLoop loop, Bootstrap bootstrap, Endpoint endpoint, UpstreamConfig.Pool config) {
+    private final ConnectHealth health;
+
+    EndpointPool(EventLoop loop, Bootstrap bootstrap, Endpoint endpoint, UpstreamConfig.Pool config, ConnectHealth health) {
+        this.health = health;
         this.loop = loop;
         this.bootstrap = bootstrap;
         this.endpoint = endpoint;
@@ -134,6 +137,7 @@ public final class EndpointPool {
                 .handler(new UpstreamChannelInitializer(conn))
                 .connect(endpoint.host(), endpoint.port());
         f.addListener(done -> {
+            health.record(done.isSuccess());
             if (done.isSuccess()) {
                 if (!promise.trySuccess(conn)) {
                     release(conn, true); // the requester gave up meanwhile; keep the connection for others

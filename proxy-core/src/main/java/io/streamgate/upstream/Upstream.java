@@ -10,6 +10,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class Upstream {
     private final UpstreamConfig config;
     private final AtomicInteger cursor = new AtomicInteger();
+    /** Set when a reload replaced this upstream; exchanges of the old snapshot may still lease from it. */
+    private volatile boolean retired;
 
     public Upstream(UpstreamConfig config) {
         this.config = config;
@@ -17,6 +19,14 @@ public final class Upstream {
 
     public UpstreamConfig config() {
         return config;
+    }
+
+    boolean retired() {
+        return retired;
+    }
+
+    void retire() {
+        retired = true;
     }
 
     /** The index in {@code config().endpoints()} of the next endpoint, round-robin. */

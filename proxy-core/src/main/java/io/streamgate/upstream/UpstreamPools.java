@@ -4,6 +4,7 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.WriteBufferWaterMark;
+import io.streamgate.config.UpstreamConfig;
 import io.streamgate.server.Transport;
 import java.util.IdentityHashMap;
 import java.util.Map;
@@ -21,6 +22,8 @@ import java.util.function.ToIntFunction;
 public final class UpstreamPools {
     private final Bootstrap template;
     private final Map<EventLoop, Map<Upstream, EndpointPool[]>> byLoop = new ConcurrentHashMap<>();
+    /** Connect outcomes by endpoint name, shared by that endpoint's pools on every loop. */
+    private final Map<String, ConnectHealth> health = new ConcurrentHashMap<>();
     /** Every pool by endpoint name, for meters summing over the loops. */
     private final Map<String, Queue<EndpointPool>> byEndpoint = new ConcurrentHashMap<>();
     private final BiConsumer<String, String> newEndpoint;
@@ -40,8 +43,20 @@ public final class UpstreamPools {
     }
 
     /** The pool for endpoint number {@code endpoint} of {@code upstream} on {@code loop}; call on that loop. */
+    /** The connect outcomes of an endpoint (created on first use). */
+    public ConnectHealth health(String endpointName) {
+        return health.computeIfAbsent(endpointName, n -> new ConnectHealth());
+    }
+
     public EndpointPool pool(EventLoop loop, Upstream upstream, int endpoint) {
         assert loop.inEventLoop();
+        if (upstream.retired()) {
+            // A request of the old snapshot (queued, or retrying) after a reload: one connection for it, not kept.
+            UpstreamConfig.Endpoint e = upstream.config().endpoints().get(endpoint);
+            EndpointPool once = new EndpointPool(loop, template, e, upstream.config().pool(), health(e.toString()));
+            once.retire();
+            return once;
+        }
         Map<Upstream, EndpointPool[]> pools = byLoop.get(loop);
         if (pools == null) {
             pools = byLoop.computeIfAbsent(loop, l -> new IdentityHashMap<>());
@@ -53,7 +68,8 @@ public final class UpstreamPools {
         }
         EndpointPool pool = forUpstream[endpoint];
         if (pool == null) {
-            pool = new EndpointPool(loop, template, upstream.config().endpoints().get(endpoint), upstream.config().pool());
+            UpstreamConfig.Endpoint e = upstream.config().endpoints().get(endpoint);
+            pool = new EndpointPool(loop, template, e, upstream.config().pool(), health(e.toString()));
             forUpstream[endpoint] = pool;
             String name = pool.endpointName();
             boolean first = !byEndpoint.containsKey(name);
@@ -82,6 +98,7 @@ public final class UpstreamPools {
      * exchange ends (a retired pool keeps nothing idle).
      */
     public void retire(java.util.Collection<Upstream> replaced) {
+        replaced.forEach(Upstream::retire);
         byLoop.forEach((loop, pools) -> loop.execute(() -> {
             for (Upstream u : replaced) {
                 EndpointPool[] array = pools.remove(u);

@@ -10,6 +10,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import java.util.function.Function;
 
 /**
@@ -27,6 +29,7 @@ import java.util.function.Function;
  * a slot is never lost or granted twice whatever the interleaving of release, cancel and timeout.
  */
 public final class ConcurrencyLimiter {
+    private static final Logger LOG = LoggerFactory.getLogger(ConcurrencyLimiter.class);
     private final RateLimitConfig config;
     private final int limit;
     private final int queueLimit;
@@ -265,11 +268,17 @@ public final class ConcurrencyLimiter {
             }
         }
 
-        /** A callback that throws must not keep the slot: the permit is released (idempotently) and rethrown. */
+        /**
+         * A callback that throws must not keep the slot: the permit is released (idempotently) and the failure logged,
+         * not rethrown, because some executors (Netty's DefaultEventExecutor) stop for good on a task that throws.
+         */
         private void accept(Grant permit) {
             try {
                 callback.accept(permit);
-            } catch (RuntimeException | Error e) {
+            } catch (RuntimeException e) {
+                permit.release();
+                LOG.error("a rate-limit queue callback failed; its slot was released", e);
+            } catch (Error e) {
                 permit.release();
                 throw e;
             }

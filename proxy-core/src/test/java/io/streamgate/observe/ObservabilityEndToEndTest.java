@@ -1,0 +1,128 @@
+package io.streamgate.observe;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.streamgate.Streamgate;
+import io.streamgate.policy.ratelimit.NanoClock;
+import io.streamgate.testing.AccessLogCapture;
+import io.streamgate.testing.RawHttpClient;
+import io.streamgate.testing.Responders;
+import io.streamgate.testing.RunningProxy;
+import io.streamgate.testing.TestBackend;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The JSON access log and the endpoint health meters after real traffic through real sockets. */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class ObservabilityEndToEndTest {
+    private static final JsonFactory JSON = new JsonFactory();
+
+    @Test
+    void jsonAccessLogRecordsAnsweredAndAbandonedRequests() throws Exception {
+        try (TestBackend backend = TestBackend.builder().respond(exchange -> {
+                    if (exchange.uri().startsWith("/slow")) {
+                        return; // never answers: the client gives up
+                    }
+                    Responders.text(200, "hello").respond(exchange);
+                }).start();
+             RunningProxy proxy = RunningProxy.forwardingTo(backend);
+             AccessLogCapture log = AccessLogCapture.capture()) {
+            AccessLog.useFormat(io.streamgate.config.AccessLogConfig.Format.JSON);
+            try {
+                try (RawHttpClient client = proxy.connect()) {
+                    assertEquals(200, client.get("/fast", "X-Request-Id: json-ok", "User-Agent: a \"quoted\" agent")
+                            .readResponse().status());
+                }
+                try (RawHttpClient client = proxy.connect()) {
+                    client.get("/slow", "X-Request-Id: json-abort");
+                    backend.takeExchange();
+                }
+                Map<String, Object> ok = parse(log.awaitLine(l -> l.contains("\"json-ok\""), 5_000));
+                assertEquals(200L, ok.get("status"));
+                assertEquals("GET", ok.get("method"));
+                assertEquals("/fast", ok.get("path"));
+                assertEquals("a \"quoted\" agent", ok.get("user_agent"));
+                assertEquals(5L, ok.get("bytes_out"));
+                assertNotNull(ok.get("ttfb_ms"));
+                Map<String, Object> abort = parse(log.awaitLine(l -> l.contains("\"json-abort\""), 5_000));
+                assertEquals(499L, abort.get("status"));
+                assertEquals("client_closed", abort.get("note"));
+                assertEquals(null, abort.get("ttfb_ms"));
+            } finally {
+                AccessLog.useFormat(io.streamgate.config.AccessLogConfig.Format.COMBINED);
+            }
+        }
+    }
+
+    @Test
+    void endpointHealthFollowsConnectOutcomes() throws Exception {
+        int closedPort;
+        try (ServerSocket s = new ServerSocket(0)) {
+            closedPort = s.getLocalPort(); // nothing listens once closed: connecting is refused
+        }
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        try (TestBackend backend = TestBackend.answering("ok");
+             RunningProxy proxy = RunningProxy.start("""
+                     server:
+                       listen: "127.0.0.1:0"
+                     upstreams:
+                       down:
+                         endpoints: ["http://127.0.0.1:%d"]
+                       good:
+                         endpoints: ["%s"]
+                     routes:
+                       - path_prefix: /down
+                         upstream: down
+                       - path_prefix: /
+                         upstream: good
+                     """.formatted(closedPort, backend.url()), new Streamgate.Options(registry, NanoClock.SYSTEM))) {
+            try (RawHttpClient client = proxy.connect()) {
+                assertEquals(502, client.get("/down").readResponse().status());
+            }
+            try (RawHttpClient client = proxy.connect()) {
+                assertEquals(200, client.get("/up").readResponse().status());
+            }
+            String down = "http://127.0.0.1:" + closedPort;
+            assertEquals(0.0, registry.get("streamgate.upstream.up").tag("endpoint", down).gauge().value());
+            assertEquals(1.0, registry.get("streamgate.upstream.connect.failures").tag("endpoint", down).functionCounter().count());
+            assertEquals(1.0, registry.get("streamgate.upstream.up").tag("endpoint", backend.url()).gauge().value());
+            assertEquals(1.0, registry.get("streamgate.requests").tag("status", "502").counter().count());
+            assertTrue(registry.get("streamgate.upstream.acquire").tag("endpoint", backend.url()).timer().count() >= 1);
+        }
+    }
+
+    /** A flat JSON object's fields (numbers as Long or Double, null as null). */
+    private static Map<String, Object> parse(String line) throws IOException {
+        Map<String, Object> out = new HashMap<>();
+        try (JsonParser p = JSON.createParser(line)) {
+            assertEquals(JsonToken.START_OBJECT, p.nextToken(), line);
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                JsonToken t = p.nextToken();
+                out.put(name, switch (t) {
+                    case VALUE_NUMBER_INT -> p.getLongValue();
+                    case VALUE_NUMBER_FLOAT -> p.getDoubleValue();
+                    case VALUE_STRING -> p.getText();
+                    case VALUE_TRUE, VALUE_FALSE -> p.getBooleanValue();
+                    case VALUE_NULL -> null;
+                    default -> {
+                        p.skipChildren();
+                        yield "<structure>";
+                    }
+                });
+            }
+        }
+        return out;
+    }
+}
