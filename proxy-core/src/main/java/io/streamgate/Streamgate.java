@@ -300,19 +300,23 @@ public final class Streamgate implements AutoCloseable {
         return gateway.draining();
     }
 
-    /** Connections to one endpoint, summed over the event loops: open (leased or idle), idle, requests waiting. */
-    public record PoolCounts(int open, int idle, int pending) {
+    /**
+     * One endpoint as the gateway sees it: connections summed over the event loops (open, leased or idle; idle;
+     * requests waiting for one) and whether the last attempt to connect succeeded.
+     */
+    public record EndpointState(int open, int idle, int pending, boolean up, long connectFailures) {
     }
 
-    /** The pool counts of every upstream endpoint, by endpoint URL. */
-    public java.util.Map<String, PoolCounts> poolCounts() {
-        java.util.Map<String, PoolCounts> out = new java.util.LinkedHashMap<>();
+    /** The state of every upstream endpoint, by endpoint URL. */
+    public java.util.Map<String, EndpointState> endpointStates() {
+        java.util.Map<String, EndpointState> out = new java.util.LinkedHashMap<>();
         for (var upstream : config.upstreams().values()) {
             for (var endpoint : upstream.endpoints()) {
                 String name = endpoint.toString();
-                out.put(name, new PoolCounts(gateway.pools().sum(name, EndpointPool::publishedOpen),
+                ConnectHealth health = gateway.pools().health(name);
+                out.put(name, new EndpointState(gateway.pools().sum(name, EndpointPool::publishedOpen),
                         gateway.pools().sum(name, EndpointPool::publishedIdle),
-                        gateway.pools().sum(name, EndpointPool::publishedPending)));
+                        gateway.pools().sum(name, EndpointPool::publishedPending), health.up(), health.failures()));
             }
         }
         return out;

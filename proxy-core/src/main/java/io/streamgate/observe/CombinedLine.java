@@ -50,6 +50,10 @@ final class CombinedLine {
         } else {
             millis(r.firstByteNanos);
         }
+        if (r.eventStream && r.firstBodyNanos >= 0) {
+            sb.append(" ttft_ms="); // time to first token: the first event of a stream, after the headers
+            millis(r.firstBodyNanos);
+        }
         if (r.promptTokens >= 0 || r.completionTokens >= 0) {
             sb.append(" tokens_in=").append(Math.max(0, r.promptTokens))
                     .append(" tokens_out=").append(Math.max(0, r.completionTokens));

@@ -72,6 +72,12 @@ final class JsonLine {
         } else {
             millis(r.firstByteNanos);
         }
+        json.writeFieldName("ttft_ms"); // time to first token: the first event of a stream, after the headers
+        if (r.eventStream && r.firstBodyNanos >= 0) {
+            millis(r.firstBodyNanos);
+        } else {
+            json.writeNull();
+        }
         countOrNull("prompt_tokens", r.promptTokens);
         countOrNull("completion_tokens", r.completionTokens);
         json.writeBooleanField("tokens_estimated", r.tokensEstimated);

@@ -104,7 +104,10 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         started = true;
         InetSocketAddress remote = (InetSocketAddress) ConnectionInfo.connection(ctx.channel()).remoteAddress();
         socketPeer = remote == null ? null : remote.getAddress();
-        becameIdle();
+        // Not becameIdle(): while shutdown is announced but the listener still accepts, a new connection gets to
+        // send its request (answered with Connection: close) instead of being closed unheard.
+        idleSince = System.nanoTime();
+        timer.wakeAt(idleSince + gateway.snapshot().config().server().clientIdleTimeout().toNanos());
         ctx.read();
     }
 

@@ -104,6 +104,7 @@ class AccessLogFormatTest {
                 "bytes_out", 5120L,
                 "duration_ms", new BigDecimal("1234.5"),
                 "ttfb_ms", new BigDecimal("0.9"),
+                "ttft_ms", null,
                 "prompt_tokens", 12L,
                 "completion_tokens", 34L,
                 "tokens_estimated", true,
@@ -132,6 +133,7 @@ class AccessLogFormatTest {
                 "bytes_out", 120L,
                 "duration_ms", new BigDecimal("0.2"),
                 "ttfb_ms", null,
+                "ttft_ms", null,
                 "prompt_tokens", null,
                 "completion_tokens", null,
                 "tokens_estimated", false,
@@ -329,5 +331,18 @@ class AccessLogFormatTest {
         }
         assertEquals(namesAndValues.length / 2, map.size(), () -> "duplicate in " + Arrays.toString(namesAndValues));
         return map;
+    }
+
+    @Test
+    void eventStreamsCarryTheTimeToTheirFirstEvent() {
+        ExchangeRecord r = complete();
+        r.eventStream = true;
+        r.firstBodyNanos = 412_700_000L;
+        assertTrue(AccessLog.line(r, Format.COMBINED).contains(" ttfb_ms=0.9 ttft_ms=412.7 "),
+                AccessLog.line(r, Format.COMBINED));
+        assertTrue(AccessLog.line(r, Format.JSON).contains("\"ttfb_ms\":0.9,\"ttft_ms\":412.7,"), AccessLog.line(r, Format.JSON));
+        r.eventStream = false; // a plain response: its first body byte is no "token"
+        assertTrue(AccessLog.line(r, Format.JSON).contains("\"ttft_ms\":null"));
+        assertFalse(AccessLog.line(r, Format.COMBINED).contains("ttft_ms"));
     }
 }

@@ -85,7 +85,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             }
             case "/admin/upstreams" -> {
                 if (readOnly(ctx, keepAlive, method)) {
-                    send(ctx, keepAlive, HttpResponseStatus.OK, upstreamsJson(endpoints.gateway().poolCounts()));
+                    send(ctx, keepAlive, HttpResponseStatus.OK, upstreamsJson(endpoints.gateway().endpointStates()));
                 }
             }
             case "/admin/reload" -> {
@@ -192,15 +192,17 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         return out.toString();
     }
 
-    private static String upstreamsJson(Map<String, Streamgate.PoolCounts> pools) throws IOException {
+    private static String upstreamsJson(Map<String, Streamgate.EndpointState> pools) throws IOException {
         StringWriter out = new StringWriter();
         try (JsonGenerator g = JSON.createGenerator(out)) {
             g.writeStartObject();
-            for (Map.Entry<String, Streamgate.PoolCounts> e : pools.entrySet()) {
+            for (Map.Entry<String, Streamgate.EndpointState> e : pools.entrySet()) {
                 g.writeObjectFieldStart(e.getKey());
                 g.writeNumberField("open", e.getValue().open());
                 g.writeNumberField("idle", e.getValue().idle());
                 g.writeNumberField("pending", e.getValue().pending());
+                g.writeBooleanField("up", e.getValue().up());
+                g.writeNumberField("connect_failures", e.getValue().connectFailures());
                 g.writeEndObject();
             }
             g.writeEndObject();
