@@ -32,7 +32,6 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
@@ -139,17 +138,17 @@ class AdminListenerIT {
         }
         assertTrue(events.size() > 3 && events.get(0).startsWith("data: {"), () -> String.join("\n", events));
         assertEquals("data: [DONE]", events.get(events.size() - 1));
-        Reply plain = curl("-H", "Content-Type: application/json", "-H", "Authorization: Bearer " + ALICE_KEY,
+        CurlReply plain = curl("-H", "Content-Type: application/json", "-H", "Authorization: Bearer " + ALICE_KEY,
                 "--data-binary", PLAIN_REQUEST, g.url("/v1/chat/completions"));
         assertEquals(200, plain.status(), plain::toString);
-        Reply noKey = curl("-H", "Content-Type: application/json", "--data-binary", PLAIN_REQUEST,
+        CurlReply noKey = curl("-H", "Content-Type: application/json", "--data-binary", PLAIN_REQUEST,
                 g.url("/v1/chat/completions"));
         assertEquals(401, noKey.status(), noKey::toString);
-        Reply unknown = curl(g.url("/nowhere"));
+        CurlReply unknown = curl(g.url("/nowhere"));
         assertEquals(404, unknown.status(), unknown::toString);
-        Reply miss = curl(g.url("/v1/models"));
+        CurlReply miss = curl(g.url("/v1/models"));
         assertEquals("MISS", miss.header("x-cache"), miss::toString);
-        Reply hit = curl(g.url("/v1/models"));
+        CurlReply hit = curl(g.url("/v1/models"));
         assertEquals("HIT", hit.header("x-cache"), hit::toString);
 
         Scrape scrape = scrapeWhen(g, s -> s.sum("streamgate_requests_total") >= 6);
@@ -428,41 +427,6 @@ class AdminListenerIT {
         assertEquals(0, code, "promtool check metrics exited with " + code + ":\n" + output);
     }
 
-    /** A response as {@code curl -i} printed it. */
-    private record Reply(int status, Map<String, String> headers, String body, String raw) {
-        String header(String name) {
-            return headers.get(name);
-        }
-
-        @Override
-        public String toString() {
-            return raw;
-        }
-    }
-
-    /** One request through the public listener, sent from CLIENT_IP. */
-    private static Reply curl(String... curlArgs) throws IOException, InterruptedException {
-        List<String> args = new ArrayList<>(List.of("-i", "--interface", CLIENT_IP));
-        args.addAll(Arrays.asList(curlArgs));
-        List<String> lines;
-        try (Curl curl = Curl.start(args.toArray(String[]::new))) {
-            lines = curl.remainingLines().stream().map(Curl.Line::text).toList();
-            assertEquals(0, curl.exitCode(), () -> "curl failed:\n" + String.join("\n", lines));
-        }
-        String raw = String.join("\n", lines);
-        int blank = lines.indexOf("");
-        if (blank < 1 || !lines.get(0).startsWith("HTTP/1.1 ")) {
-            fail("not an HTTP/1.1 response:\n" + raw);
-        }
-        Map<String, String> headers = new LinkedHashMap<>();
-        for (String h : lines.subList(1, blank)) {
-            int colon = h.indexOf(':');
-            headers.put(h.substring(0, colon).trim().toLowerCase(Locale.ROOT), h.substring(colon + 1).trim());
-        }
-        return new Reply(Integer.parseInt(lines.get(0).split(" ")[1]), headers,
-                String.join("\n", lines.subList(blank + 1, lines.size())), raw);
-    }
-
     /** A JSON object of objects, strings, numbers and booleans: all the admin listener answers with. */
     private static Map<String, Object> json(String text) throws IOException {
         try (JsonParser parser = new JsonFactory().createParser(text)) {
@@ -616,5 +580,12 @@ class AdminListenerIT {
         double sum(String name) {
             return samples.stream().filter(s -> s.name().equals(name)).mapToDouble(Sample::value).sum();
         }
+    }
+
+    /** One request through the public listener, sent from CLIENT_IP. */
+    private static CurlReply curl(String... curlArgs) throws IOException, InterruptedException {
+        List<String> args = new ArrayList<>(List.of("--interface", CLIENT_IP));
+        args.addAll(Arrays.asList(curlArgs));
+        return CurlReply.of(args.toArray(String[]::new));
     }
 }

@@ -2,7 +2,6 @@ package io.streamgate.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -13,10 +12,7 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -175,7 +171,7 @@ class TrafficPolicyEndToEndIT {
 
         for (int i = 0; i < ADMITTED; i++) {
             String rid = "e2e-budget-" + i;
-            Reply reply = exchange("-H", "Content-Type: application/json", "-H", "Authorization: Bearer " + ALICE_KEY,
+            CurlReply reply = exchange("-H", "Content-Type: application/json", "-H", "Authorization: Bearer " + ALICE_KEY,
                     "-H", "X-Request-Id: " + rid, "--data-binary", PLAIN_REQUEST, url("/v1/chat/completions"));
             assertEquals(200, reply.status(), reply::toString);
             assertTrue(reply.body().contains("\"usage\":{\"prompt_tokens\":" + PLAIN_PROMPT + ",\"total_tokens\":"
@@ -190,7 +186,7 @@ class TrafficPolicyEndToEndIT {
             assertFalse(line.contains("tokens_estimated=1"), line);
         }
 
-        Reply refused = exchange("-H", "Content-Type: application/json", "-H", "Authorization: Bearer " + ALICE_KEY,
+        CurlReply refused = exchange("-H", "Content-Type: application/json", "-H", "Authorization: Bearer " + ALICE_KEY,
                 "-H", "X-Request-Id: e2e-budget-refused", "--data-binary", PLAIN_REQUEST, url("/v1/chat/completions"));
         assertEquals(429, refused.status(), refused::toString);
         assertTrue(refused.header("content-type") != null && refused.header("content-type").startsWith("application/json"),
@@ -213,7 +209,7 @@ class TrafficPolicyEndToEndIT {
     void modelListIsServedFromTheCacheTheSecondTime() throws Exception {
         startGateway("1000000/h", 1_000_000);
 
-        Reply first = exchange("-H", "X-Request-Id: e2e-models-1", url("/v1/models"));
+        CurlReply first = exchange("-H", "X-Request-Id: e2e-models-1", url("/v1/models"));
         assertEquals(200, first.status(), first::toString);
         assertEquals("MISS", first.header("x-cache"), first::toString);
         assertTrue(first.body().contains("\"id\":\"fake-model\""), first::toString);
@@ -221,7 +217,7 @@ class TrafficPolicyEndToEndIT {
         // fake_vllm.py stamps the list with the current second: a second fetch from the backend would differ.
         Thread.sleep(1_100);
 
-        Reply second = exchange("-H", "X-Request-Id: e2e-models-2", url("/v1/models"));
+        CurlReply second = exchange("-H", "X-Request-Id: e2e-models-2", url("/v1/models"));
         assertEquals(200, second.status(), second::toString);
         assertEquals("HIT", second.header("x-cache"), second::toString);
         String age = second.header("age");
@@ -294,43 +290,6 @@ class TrafficPolicyEndToEndIT {
         }
     }
 
-    /** A response as {@code curl -i} printed it. */
-    private record Reply(int status, Map<String, String> headers, String body, String raw) {
-        String header(String name) {
-            return headers.get(name);
-        }
-
-        @Override
-        public String toString() {
-            return raw;
-        }
-    }
-
-    private static Reply exchange(String... curlArgs) throws IOException, InterruptedException {
-        List<Curl.Line> lines;
-        String[] args = new String[curlArgs.length + 1];
-        args[0] = "-i";
-        System.arraycopy(curlArgs, 0, args, 1, curlArgs.length);
-        try (Curl curl = Curl.start(args)) {
-            lines = curl.remainingLines();
-            assertEquals(0, curl.exitCode(), () -> "curl failed:\n" + text(lines));
-        }
-        String raw = text(lines);
-        List<String> texts = lines.stream().map(Curl.Line::text).toList();
-        int blank = texts.indexOf("");
-        if (blank < 1 || !texts.get(0).startsWith("HTTP/1.1 ")) {
-            fail("not an HTTP/1.1 response:\n" + raw);
-        }
-        int status = Integer.parseInt(texts.get(0).split(" ")[1]);
-        Map<String, String> headers = new LinkedHashMap<>();
-        for (String h : texts.subList(1, blank)) {
-            int colon = h.indexOf(':');
-            assertNotEquals(-1, colon, raw);
-            headers.put(h.substring(0, colon).trim().toLowerCase(Locale.ROOT), h.substring(colon + 1).trim());
-        }
-        return new Reply(status, headers, String.join("\n", texts.subList(blank + 1, texts.size())), raw);
-    }
-
     /** The non-empty lines of an event stream. */
     private static List<String> events(List<Curl.Line> lines) {
         return lines.stream().map(Curl.Line::text).filter(line -> !line.isEmpty()).toList();
@@ -349,5 +308,9 @@ class TrafficPolicyEndToEndIT {
 
     private static String text(List<Curl.Line> lines) {
         return lines.stream().map(Curl.Line::text).collect(Collectors.joining("\n"));
+    }
+
+    private static CurlReply exchange(String... curlArgs) throws IOException, InterruptedException {
+        return CurlReply.of(curlArgs);
     }
 }
