@@ -228,7 +228,7 @@ public final class ConfigLoader {
     }
 
     private UpstreamConfig upstream(String name, ConfigNode node) throws ConfigException {
-        Map<String, ConfigNode> f = node.fields("endpoints", "replay_buffer", "pool");
+        Map<String, ConfigNode> f = node.fields("endpoints", "replay_buffer", "pool", "balance", "hash_key", "load_factor");
         ConfigNode eps = require(node, f, "endpoints");
         List<Endpoint> endpoints = new ArrayList<>();
         for (ConfigNode ep : eps.list()) {
@@ -238,10 +238,71 @@ public final class ConfigLoader {
             throw eps.error("at least one endpoint is required");
         }
         long replay = sizeOr(f, "replay_buffer", 64 * 1024, 0, 64L << 20);
-        return new UpstreamConfig(name, endpoints, replay, pool(f.get("pool")));
+        return new UpstreamConfig(name, endpoints, replay, pool(f.get("pool")), balance(f));
     }
 
+    private static UpstreamConfig.Balance balance(Map<String, ConfigNode> f) throws ConfigException {
+        UpstreamConfig.Balance.Strategy strategy = f.containsKey("balance")
+                ? f.get("balance").enumValue(UpstreamConfig.Balance.Strategy.class)
+                : UpstreamConfig.Balance.Strategy.LEAST_OUTSTANDING;
+        boolean hashing = strategy == UpstreamConfig.Balance.Strategy.CONSISTENT_HASH;
+        for (String hashOnly : List.of("hash_key", "load_factor")) {
+            if (f.containsKey(hashOnly) && !hashing) {
+                throw f.get(hashOnly).error(hashOnly + " applies to balance: consistent_hash only");
+            }
+        }
+        if (!hashing) {
+            return new UpstreamConfig.Balance(strategy, null, null, 0);
+        }
+        UpstreamConfig.Balance.HashKey key = UpstreamConfig.Balance.HashKey.API_KEY;
+        String header = null;
+        if (f.containsKey("hash_key")) {
+            ConfigNode k = f.get("hash_key");
+            String text = k.string().trim();
+            if (text.regionMatches(true, 0, "header:", 0, 7)) {
+                header = text.substring(7).trim().toLowerCase(Locale.ROOT);
+                if (!header.matches("[!#$%&'*+.^_`|~0-9a-z-]+")) {
+                    throw k.error("'" + text + "' does not name a header (expected e.g. header:x-session-id)");
+                }
+                key = UpstreamConfig.Balance.HashKey.HEADER;
+            } else {
+                key = switch (text.toLowerCase(Locale.ROOT)) {
+                    case "api_key" -> UpstreamConfig.Balance.HashKey.API_KEY;
+                    case "client_ip" -> UpstreamConfig.Balance.HashKey.CLIENT_IP;
+                    default -> throw k.error("'" + text + "' is not one of api_key, client_ip, header:<name>");
+                };
+            }
+        }
+        double loadFactor = 1.25;
+        if (f.containsKey("load_factor")) {
+            ConfigNode n = f.get("load_factor");
+            try {
+                loadFactor = Double.parseDouble(n.string().trim());
+            } catch (NumberFormatException e) {
+                throw n.error("'" + n.string() + "' is not a number");
+            }
+            if (!(loadFactor >= 1.0 && loadFactor <= 100)) {
+                throw n.error(loadFactor + " is out of range (expected 1.0..100; 1.25 lets an endpoint take 25% above average)");
+            }
+        }
+        return new UpstreamConfig.Balance(strategy, key, header, loadFactor);
+    }
+
+    /** {@code "http://host:port"}, or {@code {url: "http://host:port", weight: 3}}. */
     private Endpoint endpoint(ConfigNode node) throws ConfigException {
+        int weight = 1;
+        ConfigNode urlNode = node;
+        if (!node.isScalar()) {
+            Map<String, ConfigNode> f = node.fields("url", "weight");
+            urlNode = require(node, f, "url");
+            if (f.containsKey("weight")) {
+                weight = f.get("weight").integer(1, 1000);
+            }
+        }
+        return endpoint(urlNode, weight);
+    }
+
+    private Endpoint endpoint(ConfigNode node, int weight) throws ConfigException {
         String text = node.string().trim();
         URI uri;
         try {
@@ -263,7 +324,7 @@ public final class ConfigLoader {
         if (host.startsWith("[") && host.endsWith("]")) {
             host = host.substring(1, host.length() - 1);
         }
-        return new Endpoint(host, uri.getPort() < 0 ? 80 : uri.getPort());
+        return new Endpoint(host, uri.getPort() < 0 ? 80 : uri.getPort(), weight);
     }
 
     private Pool pool(ConfigNode node) throws ConfigException {

@@ -34,6 +34,7 @@ import io.streamgate.policy.cache.CachedResponse;
 import io.streamgate.policy.llm.IncludeUsageRewriter;
 import io.streamgate.policy.llm.LlmRequest;
 import io.streamgate.policy.llm.Usage;
+import io.streamgate.config.UpstreamConfig;
 import io.streamgate.config.UpstreamConfig.Endpoint;
 import io.streamgate.observe.AccessLog;
 import io.streamgate.observe.ExchangeRecord;
@@ -390,7 +391,7 @@ final class Exchange implements UpstreamListener {
     private void acquire(boolean fresh) {
         attempts++;
         if (endpoint == null) {
-            endpointIndex = upstream.nextEndpoint();
+            endpointIndex = upstream.choose(hashKey());
             endpoint = upstream.config().endpoints().get(endpointIndex);
         }
         EndpointPool pool = gateway.pools().pool(ctx.channel().eventLoop(), upstream, endpointIndex);
@@ -401,6 +402,19 @@ final class Exchange implements UpstreamListener {
         } else {
             f.addListener(done -> onAcquired(f));
         }
+    }
+
+    /** What a consistent hash is computed over for this request, or null when the upstream does not hash. */
+    private String hashKey() {
+        UpstreamConfig.Balance b = upstream.config().balance();
+        if (b.strategy() != UpstreamConfig.Balance.Strategy.CONSISTENT_HASH) {
+            return null;
+        }
+        return switch (b.key()) {
+            case API_KEY -> record.identity != null ? record.identity : record.clientIp;
+            case CLIENT_IP -> record.clientIp;
+            case HEADER -> request.headers().get(b.header());
+        };
     }
 
     private void onAcquired(Future<UpstreamConnection> f) {
@@ -930,6 +944,9 @@ final class Exchange implements UpstreamListener {
 
     private void end() {
         done = true;
+        if (endpoint != null) {
+            upstream.finished(endpointIndex); // no longer in flight for least_outstanding and bounded hashing
+        }
         peeking = false;
         if (cache != null) {
             cache.abandon(); // no-op after complete(); otherwise frees those waiting on this exchange

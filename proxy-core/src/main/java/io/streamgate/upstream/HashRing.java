@@ -1,0 +1,76 @@
+package io.streamgate.upstream;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.IntPredicate;
+
+/**
+ * A consistent-hash ring: each endpoint appears at {@value #POINTS_PER_WEIGHT} points per unit of weight, so keys
+ * spread in proportion to weight and adding or removing an endpoint moves only its share of keys. Immutable.
+ */
+final class HashRing {
+    private static final int POINTS_PER_WEIGHT = 160;
+
+    private final long[] points;
+    private final int[] owners;
+    private final int endpoints;
+
+    HashRing(List<String> names, int[] weights) {
+        int total = 0;
+        for (int w : weights) {
+            total += w * POINTS_PER_WEIGHT;
+        }
+        long[][] pairs = new long[total][];
+        int k = 0;
+        for (int i = 0; i < names.size(); i++) {
+            for (int v = 0; v < weights[i] * POINTS_PER_WEIGHT; v++) {
+                pairs[k++] = new long[] {hash(names.get(i) + "#" + v), i};
+            }
+        }
+        Arrays.sort(pairs, (a, b) -> Long.compare(a[0], b[0]));
+        this.points = new long[total];
+        this.owners = new int[total];
+        for (int j = 0; j < total; j++) {
+            points[j] = pairs[j][0];
+            owners[j] = (int) pairs[j][1];
+        }
+        this.endpoints = names.size();
+    }
+
+    /** The first endpoint clockwise from {@code key}'s point that {@code hasRoom}; the key's own if none has. */
+    int first(String key, IntPredicate hasRoom) {
+        int at = Arrays.binarySearch(points, hash(key));
+        if (at < 0) {
+            at = -at - 1;
+        }
+        int home = owners[at % points.length];
+        boolean[] tried = new boolean[endpoints];
+        int distinct = 0;
+        for (int step = 0; step < points.length && distinct < endpoints; step++) {
+            int owner = owners[(at + step) % points.length];
+            if (!tried[owner]) {
+                tried[owner] = true;
+                distinct++;
+                if (hasRoom.test(owner)) {
+                    return owner;
+                }
+            }
+        }
+        return home;
+    }
+
+    /** FNV-1a over the characters, then a 64-bit finaliser so nearby strings land far apart on the ring. */
+    static long hash(String s) {
+        long h = 0xcbf29ce484222325L;
+        for (int i = 0; i < s.length(); i++) {
+            h ^= s.charAt(i);
+            h *= 0x100000001b3L;
+        }
+        h ^= h >>> 33;
+        h *= 0xff51afd7ed558ccdL;
+        h ^= h >>> 33;
+        h *= 0xc4ceb9fe1a85ec53L;
+        h ^= h >>> 33;
+        return h;
+    }
+}
