@@ -62,7 +62,9 @@ class HeadRequestTest {
                 assertNextResponseFollowsDirectly(client, i);
             }
         }
-        assertEquals(List.of("HEAD", "GET", "HEAD", "GET"), backend.received().stream().map(ex -> ex.method()).toList());
+        assertEquals(List.of("HEAD", "GET", "HEAD", "GET"), backend.received().stream().map(ex -> ex.method()).toList(),
+                () -> "what the backend received, with the connection each came on: " + backend.received().stream()
+                        .map(ex -> ex.method() + " " + ex.uri() + " on " + ex.connection()).toList());
     }
 
     @Test
