@@ -167,17 +167,19 @@ public final class Streamgate implements AutoCloseable {
         TrafficMeters meters = new TrafficMeters(options.registry());
         UpstreamPools[] pools = new UpstreamPools[1];
         pools[0] = new UpstreamPools(transport, (upstream, endpoint) -> {
-            meters.poolGauge("streamgate.upstream.connections", "connections open to the endpoint (leased or idle)",
-                    upstream, endpoint, () -> pools[0].sum(endpoint, EndpointPool::publishedOpen));
-            meters.poolGauge("streamgate.upstream.connections.idle", "idle pooled connections to the endpoint",
-                    upstream, endpoint, () -> pools[0].sum(endpoint, EndpointPool::publishedIdle));
-            meters.poolGauge("streamgate.upstream.pending", "requests waiting for a connection to the endpoint",
-                    upstream, endpoint, () -> pools[0].sum(endpoint, EndpointPool::publishedPending));
-            ConnectHealth health = pools[0].health(endpoint);
-            meters.poolGauge("streamgate.upstream.up", "1 while the last connection attempt to the endpoint succeeded",
-                    upstream, endpoint, () -> health.up() ? 1 : 0);
-            meters.endpointCounter("streamgate.upstream.connect.failures", "failed connection attempts to the endpoint",
-                    upstream, endpoint, health, ConnectHealth::failures);
+            String[] tags = {"upstream", upstream, "endpoint", endpoint};
+            UpstreamPools p = pools[0];
+            meters.gauge("streamgate.upstream.connections", "connections open to the endpoint (leased or idle)",
+                    p, x -> x.sum(endpoint, EndpointPool::publishedOpen), tags);
+            meters.gauge("streamgate.upstream.connections.idle", "idle pooled connections to the endpoint",
+                    p, x -> x.sum(endpoint, EndpointPool::publishedIdle), tags);
+            meters.gauge("streamgate.upstream.pending", "requests waiting for a connection to the endpoint",
+                    p, x -> x.sum(endpoint, EndpointPool::publishedPending), tags);
+            ConnectHealth health = p.health(endpoint);
+            meters.gauge("streamgate.upstream.up", "1 while the last connection attempt to the endpoint succeeded",
+                    health, h -> h.up() ? 1 : 0, tags);
+            meters.functionCounter("streamgate.upstream.connect.failures", "failed connection attempts to the endpoint",
+                    health, ConnectHealth::failures, tags);
         });
         Gateway gateway = new Gateway(Snapshot.of(config, options.clock()), pools[0], cache,
                 new MissCoalescer(CACHE_LOCK_TIMEOUT), meters, options.clock());

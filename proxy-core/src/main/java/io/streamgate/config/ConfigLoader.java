@@ -259,11 +259,8 @@ public final class ConfigLoader {
         if (f.containsKey("hash_key")) {
             ConfigNode k = f.get("hash_key");
             String text = k.string().trim();
-            if (text.regionMatches(true, 0, "header:", 0, 7)) {
-                header = text.substring(7).trim().toLowerCase(Locale.ROOT);
-                if (!header.matches("[!#$%&'*+.^_`|~0-9a-z-]+")) {
-                    throw k.error("'" + text + "' does not name a header (expected e.g. header:x-session-id)");
-                }
+            if (PolicyConfigReader.isHeaderKey(text)) {
+                header = PolicyConfigReader.headerKey(k, text);
                 key = UpstreamConfig.Balance.HashKey.HEADER;
             } else {
                 key = switch (text.toLowerCase(Locale.ROOT)) {

@@ -61,11 +61,8 @@ final class PolicyConfigReader {
         String keyText = keyNode.string().trim();
         KeySource key;
         String header = null;
-        if (keyText.regionMatches(true, 0, "header:", 0, 7)) {
-            header = keyText.substring(7).trim().toLowerCase(Locale.ROOT);
-            if (!HEADER_NAME.matcher(header).matches()) {
-                throw keyNode.error("'" + keyText + "' does not name a header (expected e.g. header:x-tenant)");
-            }
+        if (isHeaderKey(keyText)) {
+            header = headerKey(keyNode, keyText);
             key = KeySource.HEADER;
         } else {
             key = switch (keyText.toLowerCase(Locale.ROOT)) {
@@ -120,6 +117,20 @@ final class PolicyConfigReader {
         Store store = f.containsKey("store") ? f.get("store").enumValue(Store.class) : Store.LOCAL;
         Kind kind = kindKey.equals("requests") ? Kind.REQUESTS : Kind.TOKENS;
         return new RateLimitConfig(name, key, header, kind, amount, per, burst, 0, 0, Duration.ZERO, store);
+    }
+
+    /** Whether a key setting names a request header ({@code header:<name>}), as rate limits and hashing allow. */
+    static boolean isHeaderKey(String text) {
+        return text.regionMatches(true, 0, "header:", 0, 7);
+    }
+
+    /** The lower-case header name of a {@code header:<name>} setting, or an error naming the key. */
+    static String headerKey(ConfigNode node, String text) throws ConfigException {
+        String header = text.substring(7).trim().toLowerCase(Locale.ROOT);
+        if (!HEADER_NAME.matcher(header).matches()) {
+            throw node.error("'" + text + "' does not name a header (expected e.g. header:x-tenant)");
+        }
+        return header;
     }
 
     /** The top-level {@code redis} section, or null. */

@@ -4,7 +4,6 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
-import java.util.Locale;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReferenceArray;
@@ -113,7 +112,7 @@ final class RequestMeters {
 
         RequestMeters of(String route, String upstream) {
             String r = route == null ? "none" : route;
-            String u = upstream == null ? "none" : upstream.toLowerCase(Locale.ROOT);
+            String u = upstream == null ? "none" : upstream;
             ConcurrentHashMap<String, RequestMeters> byUpstream = byRoute.get(r);
             if (byUpstream == null) {
                 byUpstream = byRoute.computeIfAbsent(r, k -> new ConcurrentHashMap<>());

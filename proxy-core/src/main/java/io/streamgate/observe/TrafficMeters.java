@@ -14,7 +14,7 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufAllocatorMetric;
 import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.netty.util.internal.PlatformDependent;
-import java.util.function.IntSupplier;
+import io.streamgate.config.UpstreamConfig;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
@@ -29,13 +29,24 @@ public final class TrafficMeters {
 
     private final MeterRegistry registry;
     private final RequestMeters.Registry requests;
-    private final ConcurrentHashMap<String, Timer> acquireTimers = new ConcurrentHashMap<>();
+    /** By endpoint object: found per request without building its name. */
+    private final ConcurrentHashMap<UpstreamConfig.Endpoint, Timer> acquireTimers = new ConcurrentHashMap<>();
+    /** Meters counted on every request of a route are looked up here, so counting allocates nothing. */
+    private final CounterFamily cacheResults;
+    private final CounterFamily promptTokens;
+    private final CounterFamily completionTokens;
     /** Listens to GC notifications until closed. */
     private JvmGcMetrics gcMetrics;
 
     public TrafficMeters(MeterRegistry registry) {
         this.registry = registry;
         this.requests = new RequestMeters.Registry(registry);
+        this.cacheResults = new CounterFamily(registry, "streamgate.cache.requests",
+                "requests on caching routes: hit, miss or bypass", "route", "result");
+        this.promptTokens = new CounterFamily(registry, "streamgate.llm.tokens", TOKENS_HELP, "identity", "route",
+                "type", "prompt");
+        this.completionTokens = new CounterFamily(registry, "streamgate.llm.tokens", TOKENS_HELP, "identity", "route",
+                "type", "completion");
     }
 
     /** Requests, durations, time to first byte, stream duration, chunks and bytes of an exchange that ended. */
@@ -56,12 +67,12 @@ public final class TrafficMeters {
     }
 
     /** How long getting a pooled (or new) connection to {@code endpoint} took. */
-    public void acquired(String upstream, String endpoint, long nanos) {
+    public void acquired(String upstream, UpstreamConfig.Endpoint endpoint, long nanos) {
         Timer t = acquireTimers.get(endpoint);
         if (t == null) {
             t = acquireTimers.computeIfAbsent(endpoint, e -> Timer.builder("streamgate.upstream.acquire")
                     .description("time to lease a connection from the endpoint's pool (connecting included)")
-                    .tags("upstream", upstream, "endpoint", e).register(registry));
+                    .tags("upstream", upstream, "endpoint", e.toString()).register(registry));
         }
         t.record(nanos, TimeUnit.NANOSECONDS);
     }
@@ -74,11 +85,10 @@ public final class TrafficMeters {
     public void tokens(String identity, String route, long prompt, long completion) {
         String id = identity == null ? "anonymous" : identity;
         if (prompt > 0) {
-            counter("streamgate.llm.tokens", TOKENS_HELP, "identity", id, "route", route, "type", "prompt").increment(prompt);
+            promptTokens.get(id, route).increment(prompt);
         }
         if (completion > 0) {
-            counter("streamgate.llm.tokens", TOKENS_HELP, "identity", id, "route", route, "type", "completion")
-                    .increment(completion);
+            completionTokens.get(id, route).increment(completion);
         }
     }
 
@@ -89,26 +99,12 @@ public final class TrafficMeters {
 
     /** One request on a caching route: hit, miss or bypass. */
     public void cacheResult(String route, String result) {
-        counter("streamgate.cache.requests", "requests on caching routes: hit, miss or bypass", "route", route,
-                "result", result).increment();
+        cacheResults.get(route, result).increment();
     }
 
-    /** A monotonic count read from {@code source} when scraped. */
-    public <T> void functionCounter(String name, String description, T source, ToDoubleFunction<T> count) {
-        FunctionCounter.builder(name, source, count).description(description).register(registry);
-    }
-
-    /** A per-endpoint pool count read when scraped. */
-    public void poolGauge(String name, String description, String upstream, String endpoint, IntSupplier value) {
-        Gauge.builder(name, value, IntSupplier::getAsInt).description(description)
-                .tags("upstream", upstream, "endpoint", endpoint).register(registry);
-    }
-
-    /** A per-endpoint monotonic count read from {@code source} when scraped. */
-    public <T> void endpointCounter(String name, String description, String upstream, String endpoint, T source,
-                                    ToDoubleFunction<T> count) {
-        FunctionCounter.builder(name, source, count).description(description)
-                .tags("upstream", upstream, "endpoint", endpoint).register(registry);
+    /** A monotonic count read from {@code source} when scraped; {@code tags} are name, value pairs. */
+    public <T> void functionCounter(String name, String description, T source, ToDoubleFunction<T> count, String... tags) {
+        FunctionCounter.builder(name, source, count).description(description).tags(tags).register(registry);
     }
 
     /** JVM memory, GC, threads, CPU, and the direct memory Netty holds for buffers. */
@@ -145,8 +141,8 @@ public final class TrafficMeters {
         }
     }
 
-    /** A value read from {@code source} when scraped. */
-    public <T> void gauge(String name, String description, T source, ToDoubleFunction<T> value) {
-        Gauge.builder(name, source, value).description(description).register(registry);
+    /** A value read from {@code source} when scraped; {@code tags} are name, value pairs. */
+    public <T> void gauge(String name, String description, T source, ToDoubleFunction<T> value, String... tags) {
+        Gauge.builder(name, source, value).description(description).tags(tags).register(registry);
     }
 }

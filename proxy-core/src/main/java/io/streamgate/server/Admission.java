@@ -40,7 +40,6 @@ final class Admission {
     private Waiter waiter;
     private RateLimitConfig quotaRule;
     private long quotaRemaining = Long.MAX_VALUE;
-    private long tokenEstimate;
     private boolean closed;
     private String rejectedRule;
 
@@ -77,7 +76,6 @@ final class Admission {
 
     /** Token buckets, charged {@code estimate}; calls {@code next} when all admit. */
     void admitTokens(long estimate, Runnable next, Refusal refusal) {
-        tokenEstimate = estimate;
         step(0, true, Math.max(1, estimate), next, refusal);
     }
 
@@ -243,10 +241,6 @@ final class Admission {
             }
         }
         releasePermits();
-    }
-
-    long tokenEstimate() {
-        return tokenEstimate;
     }
 
     private void releasePermits() {

@@ -29,7 +29,16 @@ import java.util.function.Consumer;
  * entry. Confined to the exchange's event loop.
  */
 final class CacheUse {
-    enum Status { HIT, MISS, BYPASS }
+    enum Status {
+        HIT, MISS, BYPASS;
+
+        private final String label = name().toLowerCase(java.util.Locale.ROOT);
+
+        /** The metrics label, made once rather than per request. */
+        String label() {
+            return label;
+        }
+    }
 
     private final ResponseCache cache;
     private final MissCoalescer coalescer;

@@ -106,8 +106,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         socketPeer = remote == null ? null : remote.getAddress();
         // Not becameIdle(): while shutdown is announced but the listener still accepts, a new connection gets to
         // send its request (answered with Connection: close) instead of being closed unheard.
-        idleSince = System.nanoTime();
-        timer.wakeAt(idleSince + gateway.snapshot().config().server().clientIdleTimeout().toNanos());
+        startIdleClock();
         ctx.read();
     }
 
@@ -370,6 +369,10 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             ctx.close();
             return;
         }
+        startIdleClock();
+    }
+
+    private void startIdleClock() {
         idleSince = System.nanoTime();
         timer.wakeAt(idleSince + gateway.snapshot().config().server().clientIdleTimeout().toNanos());
     }

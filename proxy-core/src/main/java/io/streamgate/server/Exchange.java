@@ -87,8 +87,8 @@ final class Exchange implements UpstreamListener {
     private final long bodyIdleNanos;
     /** The route's rate limits for this request, or null when it has none. */
     private final Admission admission;
-    /** RateLimit-* headers for whatever response this request gets. */
-    private List<ResponseHeader> quotaHeaders = List.of();
+    /** Retry-After and RateLimit-* of the rule that refused this request, or null while none did. */
+    private List<ResponseHeader> refusalHeaders;
     /** Whether LLM token usage is read on this exchange (a token limit or metering on the route). */
     private final boolean metered;
     private UsageTracker usage;
@@ -212,7 +212,7 @@ final class Exchange implements UpstreamListener {
         }
         gateway.meters().rateLimited(route.name(), admission.rejectedRule());
         gateway.meters().rejected(route.name(), error.code());
-        quotaHeaders = headers;
+        refusalHeaders = headers;
         fail(error, message, "rate_limited");
     }
 
@@ -220,7 +220,6 @@ final class Exchange implements UpstreamListener {
         if (done) {
             return;
         }
-        quotaHeaders = admission == null ? List.of() : admission.quotaHeaders(); // for a refusal by a later rule
         boolean wantBody = metered || route.cache() != null && route.cache().post() != RouteCacheConfig.PostMode.NEVER;
         if (wantBody && request.method().equals(HttpMethod.POST) && !requestComplete) {
             // Hold the start of the body (bounded by tokens.peek_limit) to read it before the backend sees anything.
@@ -281,8 +280,6 @@ final class Exchange implements UpstreamListener {
         if (done) {
             return;
         }
-        // Again: token rules (admitted just now) count when the route has no request rule.
-        quotaHeaders = admission == null ? List.of() : admission.quotaHeaders();
         if (cache != null) {
             CachedResponse hit = cache.lookup();
             if (hit != null) {
@@ -349,8 +346,8 @@ final class Exchange implements UpstreamListener {
         // A request without a body may be answered before its (empty) end marker arrives; the connection discards it.
         boolean keepAlive = clientKeepAlive && (requestComplete || !declaredBody) && !gateway.draining();
         boolean withBody = !headRequest;
-        ByteBuf body = withBody && entry.body().length > 0 ? ctx.alloc().buffer(entry.body().length).writeBytes(entry.body())
-                : Unpooled.EMPTY_BUFFER;
+        // The entry's array is never written again, so the response can wrap it instead of copying it.
+        ByteBuf body = withBody ? Unpooled.wrappedBuffer(entry.body()) : Unpooled.EMPTY_BUFFER;
         FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(entry.status()), body);
         HttpHeaders h = response.headers();
         for (Map.Entry<String, String> e : entry.headers()) {
@@ -366,7 +363,7 @@ final class Exchange implements UpstreamListener {
             h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
         }
         RequestPolicies.addCorsHeaders(h, corsHeaders);
-        addHeaders(h, quotaHeaders);
+        addHeaders(h, quotaHeaders());
         record.status = entry.status();
         record.bytesOut = body.readableBytes();
         record.firstByteNanos = System.nanoTime() - startNanos;
@@ -380,6 +377,14 @@ final class Exchange implements UpstreamListener {
         }
         end();
         connection.exchangeEnded(this, keepAlive);
+    }
+
+    /** RateLimit-* (and on a refusal Retry-After) for whatever response this request gets; built once, when it is sent. */
+    private List<ResponseHeader> quotaHeaders() {
+        if (refusalHeaders != null) {
+            return refusalHeaders;
+        }
+        return admission == null ? List.of() : admission.quotaHeaders();
     }
 
     private static void addHeaders(HttpHeaders h, List<ResponseHeader> headers) {
@@ -418,7 +423,7 @@ final class Exchange implements UpstreamListener {
     }
 
     private void onAcquired(Future<UpstreamConnection> f) {
-        gateway.meters().acquired(route.upstream(), endpoint.toString(), System.nanoTime() - acquireStarted);
+        gateway.meters().acquired(route.upstream(), endpoint, System.nanoTime() - acquireStarted);
         if (!f.isSuccess()) {
             if (done) {
                 return;
@@ -651,7 +656,7 @@ final class Exchange implements UpstreamListener {
         }
         h.set(RequestIds.HEADER, requestId);
         RequestPolicies.addCorsHeaders(h, corsHeaders);
-        addHeaders(h, quotaHeaders);
+        addHeaders(h, quotaHeaders());
         trailingNewlines = 2;
         response.setProtocolVersion(HttpVersion.HTTP_1_1);
         ctx.write(response, ctx.voidPromise());
@@ -866,7 +871,7 @@ final class Exchange implements UpstreamListener {
         boolean keepAlive = clientKeepAlive && (requestComplete || !declaredBody) && !gateway.draining();
         var response = ErrorResponses.of(ctx.alloc(), error, message, requestId, !keepAlive);
         RequestPolicies.addCorsHeaders(response.headers(), corsHeaders);
-        addHeaders(response.headers(), quotaHeaders);
+        addHeaders(response.headers(), quotaHeaders());
         record.status = error.status().code();
         record.bytesOut = response.content().readableBytes();
         record.note = note;
@@ -951,7 +956,7 @@ final class Exchange implements UpstreamListener {
         if (cache != null) {
             cache.abandon(); // no-op after complete(); otherwise frees those waiting on this exchange
             record.cacheStatus = cache.status().name();
-            gateway.meters().cacheResult(route.name(), cache.status().name().toLowerCase(java.util.Locale.ROOT));
+            gateway.meters().cacheResult(route.name(), cache.status().label());
         }
         settleTokens();
         dropReplay();

@@ -72,11 +72,6 @@ public final class Upstream {
         outstanding.decrementAndGet(index);
     }
 
-    /** Requests in flight on endpoint {@code index}. */
-    public int outstanding(int index) {
-        return outstanding.get(index);
-    }
-
     /** Fewest in flight per unit of weight; ties go to the next in rotation, so equal endpoints share evenly. */
     private int leastOutstanding() {
         int n = weights.length;
