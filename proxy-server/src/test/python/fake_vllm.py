@@ -6,6 +6,9 @@ uvicorn's keep-alive handling, chunked server-sent events and FastAPI's error bo
     /usr/bin/python3 -m uvicorn fake_vllm:app --host 127.0.0.1 --port 8000
 
 Every prompt gets the same answer, one word per event; FAKE_VLLM_DELAY sets the pause between words (seconds).
+FAKE_VLLM_MODEL names the one model served (default "fake-model"): a request for another model gets vLLM's 404,
+and every response names the served model. /metrics publishes the load figures vLLM's Prometheus endpoint has,
+with num_requests_running counting the generations in progress.
 """
 
 import asyncio
@@ -17,11 +20,14 @@ import uuid
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-MODEL = "fake-model"
+MODEL = os.environ.get("FAKE_VLLM_MODEL") or "fake-model"
 WORDS = "The quick brown fox jumps over the lazy dog while the gateway relays every token".split()
 DELAY = float(os.environ.get("FAKE_VLLM_DELAY", "0.1"))
 
 app = FastAPI()
+
+# Generations in progress; the app runs on one event loop, so a plain counter is enough.
+_running = 0
 
 
 def _json(obj):
@@ -52,6 +58,27 @@ async def health():
     return Response(status_code=200)
 
 
+@app.get("/metrics")
+async def metrics():
+    # The families vLLM's load-aware balancers read, in prometheus_client's text format (version 0.0.4).
+    label = '{model_name="' + MODEL.replace("\\", "\\\\").replace('"', '\\"') + '"}'
+    lines = []
+    for name, help_text, value in (
+            ("vllm:num_requests_running", "Number of requests in model execution batches.", _running),
+            ("vllm:num_requests_waiting", "Number of requests waiting to be processed.", 0),
+            ("vllm:gpu_cache_usage_perc", "GPU KV-cache usage. 1 means 100 percent usage.", 0)):
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name}{label} {float(value)!r}"]
+    # Starlette appends "; charset=utf-8", giving prometheus_client's content type.
+    return Response(content="\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+
+def _model_not_found(model):
+    # vLLM's answer (OpenAIServing._check_model) to a request that names a model it does not serve.
+    return JSONResponse(status_code=404, content={
+        "object": "error", "message": f"The model `{model}` does not exist.", "type": "NotFoundError",
+        "param": None, "code": 404})
+
+
 @app.get("/v1/models")
 async def models():
     return {
@@ -73,7 +100,10 @@ async def chat_completions(request: Request):
         return JSONResponse(status_code=400, content={
             "error": {"message": f"invalid request: {e}", "type": "BadRequestError", "param": None, "code": 400}})
 
-    model = body.get("model") or MODEL
+    requested = body.get("model")
+    if requested and requested != MODEL:
+        return _model_not_found(requested)
+    model = MODEL
     max_tokens = body.get("max_tokens") or len(WORDS)
     words = WORDS[:max_tokens]
     finish_reason = "length" if len(words) < len(WORDS) else "stop"
@@ -95,16 +125,22 @@ async def chat_completions(request: Request):
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
     async def events():
-        yield "data: " + _json(_chunk(cid, created, model, {"role": "assistant", "content": ""})) + "\n\n"
-        for i, word in enumerate(words):
-            await asyncio.sleep(DELAY)
-            text = word if i == 0 else " " + word
-            yield "data: " + _json(_chunk(cid, created, model, {"content": text})) + "\n\n"
-        yield "data: " + _json(_chunk(cid, created, model, {}, finish_reason)) + "\n\n"
-        if include_usage:
-            usage_chunk = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                           "choices": [], "usage": _usage(prompt_tokens, len(words))}
-            yield "data: " + _json(usage_chunk) + "\n\n"
-        yield "data: [DONE]\n\n"
+        global _running
+        _running += 1
+        try:
+            yield "data: " + _json(_chunk(cid, created, model, {"role": "assistant", "content": ""})) + "\n\n"
+            for i, word in enumerate(words):
+                await asyncio.sleep(DELAY)
+                text = word if i == 0 else " " + word
+                yield "data: " + _json(_chunk(cid, created, model, {"content": text})) + "\n\n"
+            yield "data: " + _json(_chunk(cid, created, model, {}, finish_reason)) + "\n\n"
+            if include_usage:
+                usage_chunk = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                               "choices": [], "usage": _usage(prompt_tokens, len(words))}
+                yield "data: " + _json(usage_chunk) + "\n\n"
+            yield "data: [DONE]\n\n"
+        finally:
+            # Also when the client went away and the stream was cancelled.
+            _running -= 1
 
     return StreamingResponse(events(), media_type="text/event-stream")

@@ -22,7 +22,9 @@ import io.streamgate.policy.cache.ResponseCache;
 import io.streamgate.policy.ratelimit.NanoClock;
 import io.streamgate.server.Gateway;
 import io.streamgate.server.RestartRequired;
+import io.streamgate.upstream.EndpointHealth;
 import io.streamgate.upstream.Upstream;
+import io.streamgate.upstream.UpstreamMonitor;
 import java.util.ArrayList;
 import java.util.List;
 import io.streamgate.upstream.ConnectHealth;
@@ -73,6 +75,8 @@ public final class Streamgate implements AutoCloseable {
     private final ChannelGroup connections;
     private final AtomicBoolean closing = new AtomicBoolean();
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
+    /** Background health checks, load scrapes and model list fetches, by upstream object; guarded by this. */
+    private final java.util.Map<Upstream, UpstreamMonitor> monitors = new java.util.IdentityHashMap<>();
 
     private Streamgate(ProxyConfig config, Transport transport, EventLoopGroup group, Gateway gateway, Channel serverChannel,
                        Channel redirectChannel, CertificateReloader certificates, ChannelGroup connections) {
@@ -151,6 +155,7 @@ public final class Streamgate implements AutoCloseable {
             redirect = bind(plain, server.redirect().host(), server.redirect().port(), group, certificates, listener);
         }
         Streamgate gw = new Streamgate(config, transport, group, gateway, listener, redirect, certificates, connections);
+        gw.superviseUpstreams();
         String missing = Transport.unavailabilityReport();
         LOG.info("listening on {} ({}) with {} transport, {} event loops{}", gw.address(),
                 certificates == null ? (server.h2c() ? "HTTP/1.1 and h2c" : "HTTP/1.1")
@@ -282,6 +287,7 @@ public final class Streamgate implements AutoCloseable {
             }
         }
         gateway.pools().retire(replaced);
+        superviseUpstreams();
         old.rateLimiters().retire(fresh.rateLimiters());
         LOG.info("configuration reloaded from {}: {} routes, {} upstreams ({} replaced){}", next.source(),
                 next.routes().size(), next.upstreams().size(), replaced.size(),
@@ -303,25 +309,108 @@ public final class Streamgate implements AutoCloseable {
     }
 
     /**
-     * One endpoint as the gateway sees it: connections summed over the event loops (open, leased or idle; idle;
-     * requests waiting for one) and whether the last attempt to connect succeeded.
+     * One endpoint as the gateway sees it: its upstream; connections summed over the event loops (open, leased or
+     * idle; idle; requests waiting for one); whether the last attempt to connect succeeded; its health state
+     * (healthy, unhealthy, ejected, open, half_open, slow_start), whether it takes requests now, and the requests
+     * in flight on it.
      */
-    public record EndpointState(int open, int idle, int pending, boolean up, long connectFailures) {
+    public record EndpointState(String upstream, int open, int idle, int pending, boolean up, long connectFailures,
+                                String state, boolean available, int inFlight, boolean activelyChecked) {
     }
 
-    /** The state of every upstream endpoint, by endpoint URL. */
+    /** The state of every upstream endpoint, by endpoint URL, in config order. */
     public java.util.Map<String, EndpointState> endpointStates() {
         java.util.Map<String, EndpointState> out = new java.util.LinkedHashMap<>();
-        for (var upstream : config.upstreams().values()) {
-            for (var endpoint : upstream.endpoints()) {
-                String name = endpoint.toString();
-                ConnectHealth health = gateway.pools().health(name);
-                out.put(name, new EndpointState(gateway.pools().sum(name, EndpointPool::publishedOpen),
+        Snapshot snapshot = gateway.snapshot();
+        long now = System.nanoTime();
+        for (var upstreamConfig : snapshot.config().upstreams().values()) {
+            Upstream upstream = snapshot.upstreams().get(upstreamConfig.name());
+            for (int i = 0; i < upstreamConfig.endpoints().size(); i++) {
+                String name = upstreamConfig.endpoints().get(i).toString();
+                ConnectHealth connects = gateway.pools().health(name);
+                var health = upstream.health(i);
+                out.put(name, new EndpointState(upstreamConfig.name(), gateway.pools().sum(name, EndpointPool::publishedOpen),
                         gateway.pools().sum(name, EndpointPool::publishedIdle),
-                        gateway.pools().sum(name, EndpointPool::publishedPending), health.up(), health.failures()));
+                        gateway.pools().sum(name, EndpointPool::publishedPending), connects.up(), connects.failures(),
+                        health.state(now).label(), health.available(), upstream.inFlight(i),
+                        upstreamConfig.health().check() != null));
             }
         }
         return out;
+    }
+
+    /**
+     * Starts the monitors the current snapshot's upstreams need and stops those of upstreams it no longer has; registers
+     * each endpoint's state meters (which look the endpoint up by name, so they follow reloads).
+     */
+    private synchronized void superviseUpstreams() {
+        Snapshot snapshot = gateway.snapshot();
+        java.util.Set<String> modelRouted = new java.util.HashSet<>();
+        for (var r : snapshot.config().routes()) {
+            if (r.models() != null) {
+                modelRouted.addAll(r.models().upstreams());
+            }
+        }
+        var current = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<Upstream, Boolean>());
+        current.addAll(snapshot.upstreams().values());
+        monitors.entrySet().removeIf(e -> {
+            if (!current.contains(e.getKey())) {
+                e.getValue().stop();
+                return true;
+            }
+            return false;
+        });
+        for (Upstream u : snapshot.upstreams().values()) {
+            if (!monitors.containsKey(u)) {
+                UpstreamMonitor m = UpstreamMonitor.start(u, group.next(), gateway.pools().template(),
+                        modelRouted.contains(u.config().name()));
+                if (m != null) {
+                    monitors.put(u, m);
+                }
+            }
+            for (var e : u.config().endpoints()) {
+                registerEndpointMeters(u.config().name(), e.toString());
+            }
+            String name = u.config().name(); // the meter keeps the name, not this (replaceable) upstream
+            gateway.meters().gauge("streamgate.upstream.queue.waiting", "requests waiting for a free endpoint (max_in_flight)",
+                    gateway, g -> upstreamOf(g, name) == null ? 0 : upstreamOf(g, name).queued(), "upstream", name);
+        }
+    }
+
+    private void registerEndpointMeters(String upstream, String endpoint) {
+        String[] tags = {"upstream", upstream, "endpoint", endpoint};
+        gateway.meters().gauge("streamgate.upstream.endpoint.available", "1 while the endpoint takes requests (healthy, "
+                + "not ejected, breaker not open)", gateway, g -> endpointValue(g, upstream, endpoint, -1), tags);
+        gateway.meters().gauge("streamgate.upstream.endpoint.in.flight", "requests in flight on the endpoint from this gateway",
+                gateway, g -> endpointValue(g, upstream, endpoint, -2), tags);
+        for (var state : EndpointHealth.State.values()) {
+            gateway.meters().gauge("streamgate.upstream.endpoint.state", "1 for the endpoint's current health state",
+                    gateway, g -> endpointValue(g, upstream, endpoint, state.ordinal()),
+                    "upstream", upstream, "endpoint", endpoint, "state", state.label());
+        }
+    }
+
+    private static Upstream upstreamOf(Gateway g, String name) {
+        return g.snapshot().upstreams().get(name);
+    }
+
+    /** what: -1 available, -2 in flight, else 1 when the state with that ordinal is the current one. */
+    private static double endpointValue(Gateway g, String upstream, String endpoint, int what) {
+        Upstream u = upstreamOf(g, upstream);
+        if (u == null) {
+            return Double.NaN; // removed by a reload
+        }
+        var endpoints = u.config().endpoints();
+        for (int i = 0; i < endpoints.size(); i++) {
+            if (endpoints.get(i).toString().equals(endpoint)) {
+                return switch (what) {
+                    case -1 -> u.health(i).available() ? 1 : 0;
+                    case -2 -> u.inFlight(i);
+                    default -> u.health(i).state(System.nanoTime()).ordinal() == what ? 1 : 0;
+                };
+            }
+        }
+        return Double.NaN;
     }
 
     /** Requests in flight right now. */
@@ -354,6 +443,10 @@ public final class Streamgate implements AutoCloseable {
             }
             if (certificates != null) {
                 certificates.close();
+            }
+            synchronized (this) {
+                monitors.values().forEach(UpstreamMonitor::stop);
+                monitors.clear();
             }
             GatewayServer.closeIdleConnections(connections);
             gateway.pools().closeIdle();

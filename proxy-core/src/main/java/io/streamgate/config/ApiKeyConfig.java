@@ -9,7 +9,11 @@ import java.util.Objects;
  * plain key is not held in the config snapshot. The array is copied in and out (a record would otherwise expose it),
  * equality compares contents, and {@link #toString()} never prints key material, since configs end up in logs.
  */
-public record ApiKeyConfig(String name, byte[] sha256) {
+public record ApiKeyConfig(String name, byte[] sha256, int queueWeight, int priority) {
+    public ApiKeyConfig(String name, byte[] sha256) {
+        this(name, sha256, 1, 0);
+    }
+
     public ApiKeyConfig {
         Objects.requireNonNull(name, "name");
         if (sha256.length != 32) {
@@ -25,12 +29,13 @@ public record ApiKeyConfig(String name, byte[] sha256) {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof ApiKeyConfig k && k.name.equals(name) && MessageDigest.isEqual(k.sha256, sha256);
+        return o instanceof ApiKeyConfig k && k.name.equals(name) && MessageDigest.isEqual(k.sha256, sha256)
+                && k.queueWeight == queueWeight && k.priority == priority;
     }
 
     @Override
     public int hashCode() {
-        return name.hashCode() * 31 + Arrays.hashCode(sha256);
+        return (name.hashCode() * 31 + Arrays.hashCode(sha256)) * 31 + queueWeight * 17 + priority;
     }
 
     @Override

@@ -4,8 +4,6 @@ import io.streamgate.config.RouteConfig.HostHeader;
 import io.streamgate.config.RouteConfig.Timeouts;
 import io.streamgate.config.ServerConfig.Limits;
 import io.streamgate.config.ServerConfig.TransportChoice;
-import io.streamgate.config.UpstreamConfig.Endpoint;
-import io.streamgate.config.UpstreamConfig.Pool;
 import java.io.IOException;
 import java.io.StringReader;
 import java.net.URI;
@@ -89,7 +87,7 @@ public final class ConfigLoader {
         Map<String, ConfigNode> f = top.fields("server", "upstreams", "routes", "api_keys", "rate_limits", "redis", "cache",
                 "admin", "access_log");
         ServerConfig server = server(require(top, f, "server"));
-        Map<String, UpstreamConfig> upstreams = upstreams(require(top, f, "upstreams"));
+        Map<String, UpstreamConfig> upstreams = UpstreamConfigReader.upstreams(require(top, f, "upstreams"));
         List<ApiKeyConfig> apiKeys = f.containsKey("api_keys") ? SecurityConfigReader.apiKeys(f.get("api_keys")) : List.of();
         Map<String, RateLimitConfig> rateLimits = PolicyConfigReader.rateLimits(f.get("rate_limits"));
         RedisConfig redis = PolicyConfigReader.redis(f.get("redis"));
@@ -151,7 +149,7 @@ public final class ConfigLoader {
     private record RoutePolicyContext(boolean haveKeys, Map<String, RateLimitConfig> rateLimits, RedisConfig redis) {
     }
 
-    private static ConfigNode require(ConfigNode parent, Map<String, ConfigNode> fields, String key) throws ConfigException {
+    static ConfigNode require(ConfigNode parent, Map<String, ConfigNode> fields, String key) throws ConfigException {
         ConfigNode n = fields.get(key);
         if (n == null) {
             throw parent.missing(key);
@@ -212,129 +210,6 @@ public final class ConfigLoader {
         return new Limits(line, header, count, body, maxConn, perIp, headerTimeout, bodyIdle);
     }
 
-    private Map<String, UpstreamConfig> upstreams(ConfigNode node) throws ConfigException {
-        Map<String, UpstreamConfig> result = new LinkedHashMap<>();
-        Map<String, ConfigNode> entries = node.entries();
-        if (entries.isEmpty()) {
-            throw node.error("at least one upstream is required");
-        }
-        for (Map.Entry<String, ConfigNode> e : entries.entrySet()) {
-            if (!e.getKey().matches("[A-Za-z0-9_.-]+")) {
-                throw e.getValue().error("upstream names may only contain letters, digits, '_', '.' and '-'");
-            }
-            result.put(e.getKey(), upstream(e.getKey(), e.getValue()));
-        }
-        return result;
-    }
-
-    private UpstreamConfig upstream(String name, ConfigNode node) throws ConfigException {
-        Map<String, ConfigNode> f = node.fields("endpoints", "replay_buffer", "pool", "balance", "hash_key", "load_factor");
-        ConfigNode eps = require(node, f, "endpoints");
-        List<Endpoint> endpoints = new ArrayList<>();
-        for (ConfigNode ep : eps.list()) {
-            endpoints.add(endpoint(ep));
-        }
-        if (endpoints.isEmpty()) {
-            throw eps.error("at least one endpoint is required");
-        }
-        long replay = sizeOr(f, "replay_buffer", 64 * 1024, 0, 64L << 20);
-        return new UpstreamConfig(name, endpoints, replay, pool(f.get("pool")), balance(f));
-    }
-
-    private static UpstreamConfig.Balance balance(Map<String, ConfigNode> f) throws ConfigException {
-        UpstreamConfig.Balance.Strategy strategy = f.containsKey("balance")
-                ? f.get("balance").enumValue(UpstreamConfig.Balance.Strategy.class)
-                : UpstreamConfig.Balance.Strategy.LEAST_OUTSTANDING;
-        boolean hashing = strategy == UpstreamConfig.Balance.Strategy.CONSISTENT_HASH;
-        for (String hashOnly : List.of("hash_key", "load_factor")) {
-            if (f.containsKey(hashOnly) && !hashing) {
-                throw f.get(hashOnly).error(hashOnly + " applies to balance: consistent_hash only");
-            }
-        }
-        if (!hashing) {
-            return new UpstreamConfig.Balance(strategy, null, null, 0);
-        }
-        UpstreamConfig.Balance.HashKey key = UpstreamConfig.Balance.HashKey.API_KEY;
-        String header = null;
-        if (f.containsKey("hash_key")) {
-            ConfigNode k = f.get("hash_key");
-            String text = k.string().trim();
-            if (PolicyConfigReader.isHeaderKey(text)) {
-                header = PolicyConfigReader.headerKey(k, text);
-                key = UpstreamConfig.Balance.HashKey.HEADER;
-            } else {
-                key = switch (text.toLowerCase(Locale.ROOT)) {
-                    case "api_key" -> UpstreamConfig.Balance.HashKey.API_KEY;
-                    case "client_ip" -> UpstreamConfig.Balance.HashKey.CLIENT_IP;
-                    default -> throw k.error("'" + text + "' is not one of api_key, client_ip, header:<name>");
-                };
-            }
-        }
-        double loadFactor = 1.25;
-        if (f.containsKey("load_factor")) {
-            ConfigNode n = f.get("load_factor");
-            try {
-                loadFactor = Double.parseDouble(n.string().trim());
-            } catch (NumberFormatException e) {
-                throw n.error("'" + n.string() + "' is not a number");
-            }
-            if (!(loadFactor >= 1.0 && loadFactor <= 100)) {
-                throw n.error(loadFactor + " is out of range (expected 1.0..100; 1.25 lets an endpoint take 25% above average)");
-            }
-        }
-        return new UpstreamConfig.Balance(strategy, key, header, loadFactor);
-    }
-
-    /** {@code "http://host:port"}, or {@code {url: "http://host:port", weight: 3}}. */
-    private Endpoint endpoint(ConfigNode node) throws ConfigException {
-        int weight = 1;
-        ConfigNode urlNode = node;
-        if (!node.isScalar()) {
-            Map<String, ConfigNode> f = node.fields("url", "weight");
-            urlNode = require(node, f, "url");
-            if (f.containsKey("weight")) {
-                weight = f.get("weight").integer(1, 1000);
-            }
-        }
-        return endpoint(urlNode, weight);
-    }
-
-    private Endpoint endpoint(ConfigNode node, int weight) throws ConfigException {
-        String text = node.string().trim();
-        URI uri;
-        try {
-            uri = new URI(text);
-        } catch (URISyntaxException e) {
-            throw node.error("'" + text + "' is not a URL (expected http://host:port)");
-        }
-        if (!"http".equalsIgnoreCase(uri.getScheme())) {
-            throw node.error("'" + text + "': only http:// endpoints are supported");
-        }
-        if (uri.getHost() == null) {
-            throw node.error("'" + text + "' has no host (expected http://host:port)");
-        }
-        if (uri.getRawPath() != null && !uri.getRawPath().isEmpty() && !uri.getRawPath().equals("/")
-                || uri.getRawQuery() != null || uri.getRawUserInfo() != null) {
-            throw node.error("'" + text + "': an endpoint is scheme, host and port only (use a route's rewrite_prefix for paths)");
-        }
-        String host = uri.getHost();
-        if (host.startsWith("[") && host.endsWith("]")) {
-            host = host.substring(1, host.length() - 1);
-        }
-        return new Endpoint(host, uri.getPort() < 0 ? 80 : uri.getPort(), weight);
-    }
-
-    private Pool pool(ConfigNode node) throws ConfigException {
-        Map<String, ConfigNode> f = node == null ? Map.of()
-                : node.fields("max_connections", "max_pending", "acquire_timeout", "idle_timeout", "max_requests_per_connection");
-        int maxConn = f.containsKey("max_connections") ? f.get("max_connections").integer(1, 1_000_000) : 1024;
-        int maxPending = f.containsKey("max_pending") ? f.get("max_pending").integer(0, 1_000_000) : 1024;
-        Duration acquire = durationOr(f, "acquire_timeout", Duration.ofSeconds(30), false);
-        Duration idle = durationOr(f, "idle_timeout", Duration.ofSeconds(4), false);
-        int maxReq = f.containsKey("max_requests_per_connection") ? f.get("max_requests_per_connection").integer(0, Integer.MAX_VALUE) : 0;
-        return new Pool(maxConn, maxPending, acquire, idle, maxReq);
-    }
-
     private List<RouteConfig> routes(ConfigNode node, Map<String, UpstreamConfig> upstreams, Limits limits, RoutePolicyContext policies)
             throws ConfigException {
         List<RouteConfig> routes = new ArrayList<>();
@@ -356,7 +231,7 @@ public final class ConfigLoader {
     private RouteConfig route(ConfigNode node, int index, Map<String, UpstreamConfig> upstreams, Limits limits,
                               RoutePolicyContext policies) throws ConfigException {
         Map<String, ConfigNode> f = node.fields("name", "host", "path_prefix", "methods", "upstream", "strip_prefix",
-                "rewrite_prefix", "host_header", "max_body_size", "sse_heartbeat", "timeouts", "auth", "upstream_api_key",
+                "rewrite_prefix", "host_header", "max_body_size", "sse_heartbeat", "timeouts", "auth", "upstream_api_key", "models",
                 "ip", "cors", "rate_limits", "cache", "tokens");
         String name = f.containsKey("name") ? f.get("name").string() : "route-" + index;
         String host = null;
@@ -381,11 +256,7 @@ public final class ConfigLoader {
                 methods.add(method);
             }
         }
-        ConfigNode upstreamNode = require(node, f, "upstream");
-        String upstream = upstreamNode.string();
-        if (!upstreams.containsKey(upstream)) {
-            throw upstreamNode.error("unknown upstream '" + upstream + "' (known: " + String.join(", ", upstreams.keySet()) + ")");
-        }
+        String upstream = knownUpstream(require(node, f, "upstream"), upstreams);
         boolean strip = f.containsKey("strip_prefix") && f.get("strip_prefix").bool();
         String rewrite = null;
         if (f.containsKey("rewrite_prefix")) {
@@ -423,10 +294,7 @@ public final class ConfigLoader {
         }
         String upstreamKey = null;
         if (f.containsKey("upstream_api_key")) {
-            upstreamKey = f.get("upstream_api_key").string();
-            if (upstreamKey.isBlank() || !upstreamKey.chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
-                throw f.get("upstream_api_key").error("must be a non-empty token of visible ASCII characters");
-            }
+            upstreamKey = UpstreamConfigReader.token(f.get("upstream_api_key"));
         }
         IpRulesConfig ip = f.containsKey("ip") ? SecurityConfigReader.ipRules(f.get("ip")) : IpRulesConfig.NONE;
         CorsConfig cors = f.containsKey("cors") ? SecurityConfigReader.cors(f.get("cors")) : null;
@@ -434,19 +302,55 @@ public final class ConfigLoader {
         RouteCacheConfig cache = PolicyConfigReader.routeCache(f.get("cache"));
         TokenAccountingConfig tokens = PolicyConfigReader.tokens(f.get("tokens"));
         return new RouteConfig(name, host, prefix, methods, upstream, rewrite, hostHeader, maxBody, heartbeat, timeouts(f.get("timeouts")),
-                auth, upstreamKey, ip, cors, rateLimits, cache, tokens);
+                auth, upstreamKey, ip, cors, rateLimits, cache, tokens, models(f.get("models"), upstreams));
+    }
+
+    private static RouteConfig.ModelRouting models(ConfigNode node, Map<String, UpstreamConfig> upstreams) throws ConfigException {
+        if (node == null) {
+            return null;
+        }
+        Map<String, ConfigNode> f = node.fields("upstreams", "aliases", "fallback", "catalog");
+        List<String> names = new ArrayList<>();
+        for (ConfigNode u : require(node, f, "upstreams").list()) {
+            names.add(knownUpstream(u, upstreams));
+        }
+        if (names.isEmpty()) {
+            throw f.get("upstreams").error("at least one upstream is required");
+        }
+        Map<String, String> aliases = new LinkedHashMap<>();
+        if (f.containsKey("aliases")) {
+            for (Map.Entry<String, ConfigNode> a : f.get("aliases").entries().entrySet()) {
+                String target = a.getValue().string().trim();
+                if (target.isEmpty()) {
+                    throw a.getValue().error("an alias must name a served model");
+                }
+                aliases.put(a.getKey(), target);
+            }
+        }
+        String fallback = f.containsKey("fallback") ? knownUpstream(f.get("fallback"), upstreams) : null;
+        boolean catalog = !f.containsKey("catalog") || f.get("catalog").bool();
+        return new RouteConfig.ModelRouting(names, aliases, fallback, catalog);
+    }
+
+    private static String knownUpstream(ConfigNode node, Map<String, UpstreamConfig> upstreams) throws ConfigException {
+        String name = node.string().trim();
+        if (!upstreams.containsKey(name)) {
+            throw node.error("unknown upstream '" + name + "' (known: " + String.join(", ", upstreams.keySet()) + ")");
+        }
+        return name;
     }
 
     private Timeouts timeouts(ConfigNode node) throws ConfigException {
-        Map<String, ConfigNode> f = node == null ? Map.of() : node.fields("connect", "first_byte", "idle", "total");
+        Map<String, ConfigNode> f = node == null ? Map.of() : node.fields("connect", "first_byte", "idle", "total", "first_byte_failover");
         return new Timeouts(
                 durationOr(f, "connect", DEFAULT_CONNECT, false),
                 durationOr(f, "first_byte", DEFAULT_FIRST_BYTE, false),
                 durationOr(f, "idle", DEFAULT_IDLE, false),
-                durationOr(f, "total", Duration.ZERO, true));
+                durationOr(f, "total", Duration.ZERO, true),
+                durationOr(f, "first_byte_failover", Duration.ZERO, true));
     }
 
-    private static Duration durationOr(Map<String, ConfigNode> f, String key, Duration dflt, boolean zeroAllowed) throws ConfigException {
+    static Duration durationOr(Map<String, ConfigNode> f, String key, Duration dflt, boolean zeroAllowed) throws ConfigException {
         ConfigNode n = f.get(key);
         if (n == null) {
             return dflt;
@@ -458,7 +362,7 @@ public final class ConfigLoader {
         return d;
     }
 
-    private static long sizeOr(Map<String, ConfigNode> f, String key, long dflt, long min, long max) throws ConfigException {
+    static long sizeOr(Map<String, ConfigNode> f, String key, long dflt, long min, long max) throws ConfigException {
         ConfigNode n = f.get(key);
         if (n == null) {
             return dflt;

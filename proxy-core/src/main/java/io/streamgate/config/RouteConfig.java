@@ -2,6 +2,7 @@ package io.streamgate.config;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -18,6 +19,7 @@ import java.util.Set;
  * @param rateLimits     names of the top-level rate limits a request must pass, in order
  * @param cache          response caching, or null when the route does not cache
  * @param tokens         how LLM token usage is read on this route
+ * @param models         routing by the body's {@code model} field, or null
  */
 public record RouteConfig(
         String name,
@@ -36,7 +38,8 @@ public record RouteConfig(
         CorsConfig cors,
         List<String> rateLimits,
         RouteCacheConfig cache,
-        TokenAccountingConfig tokens) {
+        TokenAccountingConfig tokens,
+        ModelRouting models) {
 
     public RouteConfig {
         methods = Set.copyOf(methods);
@@ -63,6 +66,21 @@ public record RouteConfig(
      * @param firstByte from the request being sent to the response headers arriving
      * @param idle      longest silence between two pieces of the response body
      */
-    public record Timeouts(Duration connect, Duration firstByte, Duration idle, Duration total) {
+    public record Timeouts(Duration connect, Duration firstByte, Duration idle, Duration total, Duration firstByteFailover) {
+    }
+
+    /**
+     * Picks the upstream by the model a JSON body names.
+     *
+     * @param upstreams whose models the route serves, in order of preference when two serve the same model
+     * @param aliases   public model name to the name an upstream serves
+     * @param fallback  upstream for an unknown model, or null for 404
+     * @param catalog   whether {@code GET <prefix>models} is answered from the union of the upstreams' models
+     */
+    public record ModelRouting(List<String> upstreams, Map<String, String> aliases, String fallback, boolean catalog) {
+        public ModelRouting {
+            upstreams = List.copyOf(upstreams);
+            aliases = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(aliases));
+        }
     }
 }

@@ -88,7 +88,7 @@ final class SecurityConfigReader {
     }
 
     private static ApiKeyConfig apiKey(ConfigNode node) throws ConfigException {
-        Map<String, ConfigNode> f = node.fields("name", "key", "sha256", "key_file");
+        Map<String, ConfigNode> f = node.fields("name", "key", "sha256", "key_file", "queue_weight", "priority");
         ConfigNode nameNode = f.get("name");
         if (nameNode == null) {
             throw node.missing("name");
@@ -119,7 +119,9 @@ final class SecurityConfigReader {
             default:
                 digest = keyFile(f.get("key_file"));
         }
-        return new ApiKeyConfig(name, digest);
+        int weight = f.containsKey("queue_weight") ? f.get("queue_weight").integer(1, 1000) : 1;
+        int priority = f.containsKey("priority") ? f.get("priority").integer(0, 9) : 0;
+        return new ApiKeyConfig(name, digest, weight, priority);
     }
 
     private static byte[] sha256Hex(ConfigNode node) throws ConfigException {

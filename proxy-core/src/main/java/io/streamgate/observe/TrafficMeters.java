@@ -60,10 +60,13 @@ public final class TrafficMeters {
                 "route", route == null ? "none" : route, "reason", reason).increment();
     }
 
-    /** A request sent again on a fresh connection after a reused one turned out closed. */
-    public void retried(String upstream) {
-        counter("streamgate.upstream.retries", "requests re-sent after a reused connection turned out closed",
-                "upstream", upstream).increment();
+    /**
+     * A request sent again: {@code reason} is stale_connection (a reused connection turned out closed; same endpoint),
+     * connect_failure, reset, first_byte_failover or status_NNN (another endpoint).
+     */
+    public void retried(String upstream, String reason) {
+        counter("streamgate.upstream.retries", "requests sent again, by reason", "upstream", upstream, "reason", reason)
+                .increment();
     }
 
     /** How long getting a pooled (or new) connection to {@code endpoint} took. */

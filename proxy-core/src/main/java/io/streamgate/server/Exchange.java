@@ -48,6 +48,9 @@ import io.streamgate.upstream.Upstream;
 import io.streamgate.upstream.UpstreamConnection;
 import io.streamgate.upstream.UpstreamListener;
 import java.nio.charset.StandardCharsets;
+import io.streamgate.policy.llm.ModelFieldRewriter;
+import io.streamgate.policy.llm.PromptPrefix;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -63,7 +66,9 @@ import java.util.Map;
  * <p>Failure rules: before any response byte reached the client the client gets a JSON error (502, 503, 504); after,
  * the client connection is cut without the terminating chunk, so a client can always tell a broken stream from a
  * finished one. A request that met a reused connection already closed by the backend is sent once more on a fresh
- * connection, provided its body is still held in full (up to the upstream's replay_buffer).
+ * connection, provided its body is still held in full (up to the upstream's replay_buffer). Other failures before
+ * the response started (connect failure, reset, a retried status, the first-byte failover) are retried on another
+ * endpoint within the upstream's retry settings and budget; every attempt's outcome feeds the endpoint's health.
  */
 final class Exchange implements UpstreamListener {
     private static final AsciiString EVENT_STREAM = AsciiString.cached("text/event-stream");
@@ -73,7 +78,9 @@ final class Exchange implements UpstreamListener {
     private final ChannelHandlerContext ctx;
     private final Gateway gateway;
     private final RouteConfig route;
-    private final Upstream upstream;
+    private final Snapshot snapshot;
+    /** The route's upstream, or the one model routing picked. */
+    private Upstream upstream;
     private final HttpRequest request;
     private final RequestTarget target;
     private final String requestId;
@@ -103,7 +110,22 @@ final class Exchange implements UpstreamListener {
     private Endpoint endpoint;
     private int endpointIndex;
     private UpstreamConnection upstreamConn;
+    /** Tries on the current endpoint (a stale pooled connection costs one). */
     private int attempts;
+    /** Endpoints tried so far, as a bit mask, and how many. */
+    private long tried;
+    private int endpointsTried;
+    /** Whether the current endpoint is counted in flight, and whether its attempt's outcome was reported. */
+    private boolean holdingEndpoint;
+    private boolean outcomeReported;
+    private boolean requestCounted;
+    private boolean retried;
+    /** Set while waiting in the upstream's queue. */
+    private Upstream.Ticket ticket;
+    /** The consistent-hash key of hash_key: prompt_prefix, or null. */
+    private String promptPrefix;
+    private long queueDeadline = Long.MAX_VALUE;
+    private long failoverDeadline = Long.MAX_VALUE;
     private long acquireStarted;
     /** Body parts that arrived before an upstream connection was ready. */
     private final ArrayDeque<HttpContent> pendingBody = new ArrayDeque<>();
@@ -141,6 +163,7 @@ final class Exchange implements UpstreamListener {
         this.ctx = connection.ctx();
         this.gateway = gateway;
         this.route = route;
+        this.snapshot = snapshot;
         this.upstream = snapshot.upstreams().get(route.upstream());
         record.upstream = route.upstream();
         this.request = request;
@@ -220,7 +243,12 @@ final class Exchange implements UpstreamListener {
         if (done) {
             return;
         }
-        boolean wantBody = metered || route.cache() != null && route.cache().post() != RouteCacheConfig.PostMode.NEVER;
+        if (ModelRouter.isCatalogRequest(route, request.method().name(), target.path())) {
+            answerCatalog();
+            return;
+        }
+        boolean wantBody = metered || route.models() != null || hashesPrompt()
+                || route.cache() != null && route.cache().post() != RouteCacheConfig.PostMode.NEVER;
         if (wantBody && request.method().equals(HttpMethod.POST) && !requestComplete) {
             // Hold the start of the body (bounded by tokens.peek_limit) to read it before the backend sees anything.
             peeking = true;
@@ -247,6 +275,18 @@ final class Exchange implements UpstreamListener {
         if (!pendingBody.isEmpty()) {
             byte[] body = heldBody();
             llm = LlmRequest.peek(body, body.length, !whole);
+            if (route.models() != null && llm != null && llm.model() != null) {
+                byte[] rewritten = routeByModel(llm.model(), whole);
+                if (done) {
+                    return;
+                }
+                if (rewritten != null) {
+                    body = rewritten;
+                }
+            }
+            if (hashesPrompt()) {
+                promptPrefix = PromptPrefix.of(body, body.length);
+            }
             if (whole && route.cache() != null) {
                 digest = BodyDigest.of(body, body.length);
             }
@@ -325,19 +365,92 @@ final class Exchange implements UpstreamListener {
 
     /** Swaps the held (complete) body for {@code body}; the backend sees the new length. */
     private void replaceBody(byte[] body) {
+        replaceHeld(body, body.length - heldBytes());
+    }
+
+    /**
+     * Swaps every held body part for {@code body} (the whole body when the request is complete, else its start), and
+     * corrects a Content-Length by {@code delta}.
+     */
+    private void replaceHeld(byte[] body, long delta) {
         HttpContent part;
         while ((part = pendingBody.poll()) != null) {
             part.release();
         }
+        boolean keepReplay = replay != null;
         dropReplay();
-        replay = new ArrayList<>(1);
+        replay = keepReplay || requestComplete ? new ArrayList<>(1) : null;
         replayBytes = 0;
         ByteBuf buf = ctx.alloc().buffer(body.length).writeBytes(body);
         keepForReplay(buf, body.length);
-        pendingBody.add(new DefaultLastHttpContent(buf));
-        if (!HttpUtil.isTransferEncodingChunked(request)) {
-            HttpUtil.setContentLength(request, body.length);
+        pendingBody.add(requestComplete ? new DefaultLastHttpContent(buf) : new DefaultHttpContent(buf));
+        if (HttpUtil.isContentLengthSet(request) && !HttpUtil.isTransferEncodingChunked(request)) {
+            HttpUtil.setContentLength(request, HttpUtil.getContentLength(request, 0L) + delta);
         }
+    }
+
+    private int heldBytes() {
+        int n = 0;
+        for (HttpContent part : pendingBody) {
+            n += part.content().readableBytes();
+        }
+        return n;
+    }
+
+    /** Every held body byte (unlike {@link #heldBody()}, not cut at the peek limit). */
+    private byte[] allHeld() {
+        byte[] out = new byte[heldBytes()];
+        int at = 0;
+        for (HttpContent part : pendingBody) {
+            ByteBuf c = part.content();
+            c.getBytes(c.readerIndex(), out, at, c.readableBytes());
+            at += c.readableBytes();
+        }
+        return out;
+    }
+
+    /**
+     * Picks the upstream serving {@code model}; for an alias, rewrites the body's model field. Returns the new body
+     * when it was rewritten and held whole, else null; ends the exchange (404, 503) when no upstream can serve it.
+     */
+    private byte[] routeByModel(String model, boolean whole) {
+        ModelRouter.Choice c = ModelRouter.choose(route.models(), snapshot.upstreams(), model);
+        if (c.upstream() == null) {
+            if (c.pending()) {
+                refusalHeaders = List.of(new ResponseHeader("retry-after", "2"));
+                fail(ProxyError.MODEL_LIST_UNAVAILABLE, "the model list of this route's upstreams is not known yet",
+                        "model_list_unavailable");
+            } else {
+                fail(ProxyError.MODEL_NOT_FOUND, "The model `" + model + "` does not exist", "model_not_found");
+            }
+            return null;
+        }
+        upstream = snapshot.upstreams().get(c.upstream());
+        record.upstream = c.upstream();
+        if (c.served() == null) {
+            return null;
+        }
+        byte[] held = allHeld();
+        byte[] rewritten = ModelFieldRewriter.rewrite(held, held.length, c.served());
+        if (rewritten == null) {
+            return null;
+        }
+        replaceHeld(rewritten, rewritten.length - held.length);
+        peekedBytes += rewritten.length - held.length;
+        return whole ? rewritten : null;
+    }
+
+    /** GET of the route's model list: the union of its upstreams' models, answered here. */
+    private void answerCatalog() {
+        byte[] json = ModelRouter.catalog(route.models(), snapshot.upstreams());
+        boolean keepAlive = clientKeepAlive && (requestComplete || !declaredBody) && !gateway.draining();
+        ByteBuf body = headRequest ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(json);
+        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, body);
+        HttpHeaders h = response.headers();
+        h.set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
+                .setInt(HttpHeaderNames.CONTENT_LENGTH, json.length)
+                .set(RequestIds.HEADER, requestId);
+        respondHere(response, keepAlive);
     }
 
     /** Answers from the cache; the backend is never asked. */
@@ -357,6 +470,12 @@ final class Exchange implements UpstreamListener {
                 .set(HttpHeaderNames.AGE, entry.ageSeconds(now))
                 .set("x-cache", "HIT")
                 .set(RequestIds.HEADER, requestId);
+        respondHere(response, keepAlive);
+    }
+
+    /** Sends a whole response made here (cache hit, model list); the backend is never asked. */
+    private void respondHere(FullHttpResponse response, boolean keepAlive) {
+        HttpHeaders h = response.headers();
         if (!keepAlive) {
             h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         } else if (!clientHttp11) {
@@ -364,8 +483,8 @@ final class Exchange implements UpstreamListener {
         }
         RequestPolicies.addCorsHeaders(h, corsHeaders);
         addHeaders(h, quotaHeaders());
-        record.status = entry.status();
-        record.bytesOut = body.readableBytes();
+        record.status = response.status().code();
+        record.bytesOut = response.content().readableBytes();
         record.firstByteNanos = System.nanoTime() - startNanos;
         record.firstBodyNanos = record.firstByteNanos;
         record.chunksOut = 1;
@@ -394,11 +513,23 @@ final class Exchange implements UpstreamListener {
     }
 
     private void acquire(boolean fresh) {
-        attempts++;
-        if (endpoint == null) {
-            endpointIndex = upstream.choose(hashKey());
-            endpoint = upstream.config().endpoints().get(endpointIndex);
+        if (!holdingEndpoint) {
+            if (!requestCounted) {
+                requestCounted = true;
+                upstream.requestStarted();
+            }
+            int chosen = upstream.choose(hashKey(), tried);
+            if (chosen == Upstream.ALL_BUSY) {
+                waitForEndpoint();
+                return;
+            }
+            if (chosen == Upstream.NONE_AVAILABLE) {
+                noEndpoint();
+                return;
+            }
+            useEndpoint(chosen);
         }
+        attempts++;
         EndpointPool pool = gateway.pools().pool(ctx.channel().eventLoop(), upstream, endpointIndex);
         acquireStarted = System.nanoTime();
         Future<UpstreamConnection> f = pool.acquire((int) Math.min(Integer.MAX_VALUE, route.timeouts().connect().toMillis()), fresh);
@@ -407,6 +538,120 @@ final class Exchange implements UpstreamListener {
         } else {
             f.addListener(done -> onAcquired(f));
         }
+    }
+
+    private void useEndpoint(int index) {
+        endpointIndex = index;
+        endpoint = upstream.config().endpoints().get(index);
+        holdingEndpoint = true;
+        outcomeReported = false;
+        attempts = 0;
+        endpointsTried++;
+        tried |= index < 64 ? 1L << index : 0;
+    }
+
+    /** Every available endpoint is at max_in_flight: wait in the upstream's queue, or 503 when it is full. */
+    private void waitForEndpoint() {
+        var keys = snapshot.apiKeyClasses();
+        var key = record.identity == null ? null : keys.get(record.identity);
+        ticket = upstream.enqueue(record.identity != null ? record.identity : record.clientIp,
+                key == null ? 1 : key.queueWeight(), key == null ? 0 : key.priority(), hashKey(), ctx.executor(), this::onGranted);
+        if (ticket == null) {
+            refuseBusy(ProxyError.UPSTREAM_QUEUE_FULL, "every endpoint of upstream " + upstream.config().name()
+                    + " is at max_in_flight and the wait queue is full", "upstream_queue_full");
+            return;
+        }
+        queueDeadline = System.nanoTime() + upstream.config().admission().queueTimeout().toNanos();
+        rearmTimer();
+    }
+
+    /** The queue gave this request an endpoint (already counted in flight); on this exchange's event loop. */
+    private void onGranted(int index) {
+        ticket = null;
+        queueDeadline = Long.MAX_VALUE;
+        if (done) {
+            upstream.attemptEnded(index, null);
+            upstream.finished(index);
+            return;
+        }
+        useEndpoint(index);
+        acquire(false);
+    }
+
+    private void refuseBusy(ProxyError error, String message, String note) {
+        long seconds = Math.max(1, upstream.config().admission().queueTimeout().toSeconds() / 4);
+        refusalHeaders = List.of(new ResponseHeader("retry-after", Long.toString(seconds)));
+        gateway.meters().rejected(route.name(), error.code());
+        fail(error, message, note);
+    }
+
+    /** No endpoint may be used: all unhealthy, ejected or open (or, on a retry, all tried already). */
+    private void noEndpoint() {
+        long nanos = upstream.nanosUntilAvailable();
+        long seconds = Math.max(1, (nanos + 999_999_999L) / 1_000_000_000L);
+        refusalHeaders = List.of(new ResponseHeader("retry-after", Long.toString(Math.min(seconds, 300))));
+        fail(ProxyError.NO_HEALTHY_UPSTREAM, "no healthy endpoint in upstream " + upstream.config().name(), "no_healthy_upstream");
+    }
+
+    /** Tells the upstream how the attempt on the current endpoint went, once per attempt. */
+    private void reportOutcome(Boolean success) {
+        if (holdingEndpoint && !outcomeReported) {
+            outcomeReported = true;
+            upstream.attemptEnded(endpointIndex, success);
+        }
+    }
+
+    /** Gives the current endpoint's in-flight slot back. */
+    private void releaseEndpoint() {
+        if (holdingEndpoint) {
+            reportOutcome(null);
+            holdingEndpoint = false;
+            upstream.finished(endpointIndex);
+        }
+    }
+
+    /**
+     * After a failed attempt (already reported): sends the request to another endpoint if nothing reached the client,
+     * the body can be replayed, attempts and the retry budget allow. False when the caller must fail the request.
+     */
+    private boolean retryElsewhere(String reason) {
+        if (!mayRetry()) {
+            return false;
+        }
+        if (!retried) {
+            if (!upstream.tryRetry()) {
+                return false;
+            }
+            retried = true;
+        }
+        closeUpstream();
+        releaseEndpoint();
+        int chosen = upstream.choose(hashKey(), tried);
+        if (chosen == Upstream.NONE_AVAILABLE) {
+            return false; // nowhere else to go: the caller reports the failure that brought us here
+        }
+        gateway.meters().retried(upstream.config().name(), reason);
+        record.note = null;
+        requestSent = false;
+        firstByteDeadline = Long.MAX_VALUE;
+        failoverDeadline = Long.MAX_VALUE;
+        if (chosen == Upstream.ALL_BUSY) {
+            waitForEndpoint();
+        } else {
+            useEndpoint(chosen);
+            acquire(false);
+        }
+        return true;
+    }
+
+    /** Whether a retry is allowed by what was sent and received, the attempts left, and an endpoint left to try. */
+    private boolean mayRetry() {
+        return !done && !responseStarted && replay != null && endpointsTried < upstream.config().retries().attempts()
+                && upstream.hasUntried(tried);
+    }
+
+    private boolean hashesPrompt() {
+        return upstream.config().balance().key() == UpstreamConfig.Balance.HashKey.PROMPT_PREFIX;
     }
 
     /** What a consistent hash is computed over for this request, or null when the upstream does not hash. */
@@ -419,6 +664,7 @@ final class Exchange implements UpstreamListener {
             case API_KEY -> record.identity != null ? record.identity : record.clientIp;
             case CLIENT_IP -> record.clientIp;
             case HEADER -> request.headers().get(b.header());
+            case PROMPT_PREFIX -> promptPrefix;
         };
     }
 
@@ -431,7 +677,13 @@ final class Exchange implements UpstreamListener {
             Throwable cause = f.cause();
             if (cause instanceof PoolExhaustedException) {
                 fail(ProxyError.POOL_EXHAUSTED, cause.getMessage(), "pool_exhausted");
-            } else if (cause instanceof ConnectTimeoutException) {
+                return;
+            }
+            reportOutcome(false);
+            if (upstream.config().retries().onConnectFailure() && retryElsewhere("connect_failure")) {
+                return;
+            }
+            if (cause instanceof ConnectTimeoutException) {
                 fail(ProxyError.UPSTREAM_TIMEOUT, "connecting to " + endpoint + " timed out", "connect_timeout");
             } else {
                 fail(ProxyError.UPSTREAM_UNAVAILABLE, "cannot connect to " + endpoint + ": " + cause.getMessage(), "connect_failed");
@@ -447,13 +699,16 @@ final class Exchange implements UpstreamListener {
         c.attach(this);
         record.upstreamEndpoint = c.endpoint();
         Channel ch = c.channel();
+        if (route.upstreamApiKey() == null && upstream.config().apiKey() != null) {
+            request.headers().set(HttpHeaderNames.AUTHORIZATION, "Bearer " + upstream.config().apiKey());
+        }
         if (route.hostHeader().mode() == RouteConfig.HostHeader.Mode.UPSTREAM
                 || route.hostHeader().mode() == RouteConfig.HostHeader.Mode.PRESERVE && clientHost == null) {
             request.headers().set(HttpHeaderNames.HOST, endpoint.authority());
         }
         ch.write(request, ch.voidPromise());
         HttpContent part;
-        if (attempts > 1) {
+        if (attempts > 1 || endpointsTried > 1) {
             // A retry: the replay copies hold every body byte received so far, parked parts included.
             while ((part = pendingBody.poll()) != null) {
                 part.release();
@@ -555,7 +810,12 @@ final class Exchange implements UpstreamListener {
     private void markRequestSent() {
         requestSent = true;
         if (!responseStarted) {
-            firstByteDeadline = System.nanoTime() + route.timeouts().firstByte().toNanos();
+            long now = System.nanoTime();
+            firstByteDeadline = now + route.timeouts().firstByte().toNanos();
+            Duration failover = route.timeouts().firstByteFailover();
+            if (!failover.isZero() && failover.compareTo(route.timeouts().firstByte()) < 0) {
+                failoverDeadline = now + failover.toNanos();
+            }
             rearmTimer();
         }
     }
@@ -599,6 +859,9 @@ final class Exchange implements UpstreamListener {
                 return;
             }
             onResponseHead(response);
+            if (!responseStarted) {
+                return; // retried elsewhere (or failed): the message was released
+            }
         }
         if (msg instanceof HttpContent) {
             HttpContent part = (HttpContent) msg;
@@ -612,6 +875,16 @@ final class Exchange implements UpstreamListener {
     }
 
     private void onResponseHead(HttpResponse response) {
+        int status = response.status().code();
+        reportOutcome(status < 500);
+        if (upstream.config().retries().onStatus(status) && mayRetry()) {
+            // The rest of this response is dropped with its connection, which retryElsewhere closes.
+            ReferenceCountUtil.release(response);
+            if (!retryElsewhere("status_" + status)) {
+                fail(ProxyError.UPSTREAM_UNAVAILABLE, endpoint + " answered " + status, "upstream_status_" + status);
+            }
+            return;
+        }
         long now = System.nanoTime();
         responseStarted = true;
         firstByteDeadline = Long.MAX_VALUE;
@@ -764,8 +1037,12 @@ final class Exchange implements UpstreamListener {
         if (!responseStarted) {
             if (c != null && c.isReused() && attempts == 1 && replay != null) {
                 // The backend closed an idle keep-alive connection just as we reused it: nothing was processed.
-                gateway.meters().retried(route.upstream());
+                gateway.meters().retried(upstream.config().name(), "stale_connection");
                 acquire(true);
+                return;
+            }
+            reportOutcome(false);
+            if (upstream.config().retries().onReset() && retryElsewhere("reset")) {
                 return;
             }
             String why = cause == null ? "closed the connection" : cause.toString();
@@ -808,7 +1085,26 @@ final class Exchange implements UpstreamListener {
             }
             return;
         }
+        if (ticket != null && now >= queueDeadline) {
+            if (upstream.cancel(ticket)) {
+                ticket = null;
+                clientKeepAlive = clientKeepAlive && requestComplete;
+                refuseBusy(ProxyError.UPSTREAM_QUEUE_TIMEOUT, "waited " + upstream.config().admission().queueTimeout().toMillis()
+                        + " ms for a free endpoint in upstream " + upstream.config().name(), "upstream_queue_timeout");
+                return;
+            }
+            queueDeadline = Long.MAX_VALUE; // granted meanwhile: the grant is on its way to this loop
+        }
+        if (!responseStarted && now >= failoverDeadline) {
+            failoverDeadline = Long.MAX_VALUE;
+            reportOutcome(false);
+            if (retryElsewhere("first_byte_failover")) {
+                rearmTimer();
+                return;
+            }
+        }
         if (!responseStarted && now >= firstByteDeadline) {
+            reportOutcome(false);
             timeout("first_byte_timeout", endpoint + " sent no response headers within " + t.firstByte().toMillis() + " ms");
             return;
         }
@@ -848,7 +1144,8 @@ final class Exchange implements UpstreamListener {
             next = startNanos + t.total().toNanos();
         }
         if (!responseStarted) {
-            next = Math.min(next, firstByteDeadline);
+            next = Math.min(next, Math.min(firstByteDeadline, failoverDeadline));
+            next = Math.min(next, queueDeadline);
         }
         if (responseStarted) {
             next = Math.min(next, lastUpstreamActivity + t.idle().toNanos());
@@ -949,8 +1246,12 @@ final class Exchange implements UpstreamListener {
 
     private void end() {
         done = true;
-        if (endpoint != null) {
-            upstream.finished(endpointIndex); // no longer in flight for least_outstanding and bounded hashing
+        releaseEndpoint(); // no longer in flight for balancing, max_in_flight and the queue
+        if (ticket != null && upstream.cancel(ticket)) {
+            ticket = null;
+        }
+        if (requestCounted) {
+            upstream.requestEnded(retried);
         }
         peeking = false;
         if (cache != null) {

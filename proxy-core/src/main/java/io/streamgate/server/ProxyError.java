@@ -12,6 +12,7 @@ public enum ProxyError {
     IP_DENIED(HttpResponseStatus.FORBIDDEN, "permission_error", "ip_denied"),
     CORS_ORIGIN_DENIED(HttpResponseStatus.FORBIDDEN, "permission_error", "cors_origin_denied"),
     ROUTE_NOT_FOUND(HttpResponseStatus.NOT_FOUND, "not_found_error", "route_not_found"),
+    MODEL_NOT_FOUND(HttpResponseStatus.NOT_FOUND, "invalid_request_error", "model_not_found"),
     METHOD_NOT_ALLOWED(HttpResponseStatus.METHOD_NOT_ALLOWED, "invalid_request_error", "method_not_allowed"),
     REQUEST_TIMEOUT(HttpResponseStatus.REQUEST_TIMEOUT, "invalid_request_error", "request_timeout"),
     BODY_TOO_LARGE(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "invalid_request_error", "body_too_large"),
@@ -24,6 +25,10 @@ public enum ProxyError {
     UPSTREAM_UNAVAILABLE(HttpResponseStatus.BAD_GATEWAY, "upstream_error", "upstream_unavailable"),
     UPSTREAM_BAD_RESPONSE(HttpResponseStatus.BAD_GATEWAY, "upstream_error", "upstream_bad_response"),
     POOL_EXHAUSTED(HttpResponseStatus.SERVICE_UNAVAILABLE, "upstream_error", "upstream_pool_exhausted"),
+    NO_HEALTHY_UPSTREAM(HttpResponseStatus.SERVICE_UNAVAILABLE, "upstream_error", "no_healthy_upstream"),
+    UPSTREAM_QUEUE_FULL(HttpResponseStatus.SERVICE_UNAVAILABLE, "upstream_error", "upstream_queue_full"),
+    UPSTREAM_QUEUE_TIMEOUT(HttpResponseStatus.SERVICE_UNAVAILABLE, "upstream_error", "upstream_queue_timeout"),
+    MODEL_LIST_UNAVAILABLE(HttpResponseStatus.SERVICE_UNAVAILABLE, "upstream_error", "model_list_unavailable"),
     SHUTTING_DOWN(HttpResponseStatus.SERVICE_UNAVAILABLE, "server_error", "shutting_down"),
     UPSTREAM_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "timeout_error", "upstream_timeout");
 

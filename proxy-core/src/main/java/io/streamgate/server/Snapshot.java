@@ -24,10 +24,11 @@ import java.util.Map;
  * snapshot it started with.
  *
  * @param routePolicies by route name
+ * @param apiKeyClasses API keys by name, for their queue weight and priority
  */
 public record Snapshot(ProxyConfig config, Router router, Map<String, Upstream> upstreams, IpRules serverIp,
                        ClientAddressResolver proxies, ApiKeys apiKeys, Map<String, RoutePolicies> routePolicies,
-                       RateLimiters rateLimiters) {
+                       RateLimiters rateLimiters, Map<String, ApiKeyConfig> apiKeyClasses) {
 
     /**
      * A route's compiled policies; {@code cors} is null when the route does not do CORS.
@@ -44,13 +45,14 @@ public record Snapshot(ProxyConfig config, Router router, Map<String, Upstream> 
 
     /**
      * Compiles a reloaded {@code config}, keeping from {@code previous} what did not change: an upstream with the same
-     * settings keeps its object (so its connection pools and round-robin position), a rate limit its buckets.
+     * settings keeps its object (so its connection pools and round-robin position), a rate limit its buckets; a changed
+     * upstream keeps the health of endpoints that stay.
      */
     public static Snapshot of(ProxyConfig config, NanoClock clock, Snapshot previous) {
         Map<String, Upstream> upstreams = new HashMap<>();
         for (UpstreamConfig u : config.upstreams().values()) {
             Upstream old = previous == null ? null : previous.upstreams().get(u.name());
-            upstreams.put(u.name(), old != null && old.config().equals(u) ? old : new Upstream(u));
+            upstreams.put(u.name(), old != null && old.config().equals(u) ? old : new Upstream(u, old));
         }
         Map<String, RoutePolicies> policies = new HashMap<>();
         for (RouteConfig r : config.routes()) {
@@ -61,13 +63,15 @@ public record Snapshot(ProxyConfig config, Router router, Map<String, Upstream> 
             policies.put(r.name(), new RoutePolicies(IpRules.of(r.ip().allow(), r.ip().deny()), cors, limits));
         }
         Map<String, byte[]> keys = new LinkedHashMap<>();
+        Map<String, ApiKeyConfig> classes = new HashMap<>();
         for (ApiKeyConfig k : config.apiKeys()) {
             keys.put(k.name(), k.sha256());
+            classes.put(k.name(), k);
         }
         var server = config.server();
         return new Snapshot(config, new Router(config.routes()), Map.copyOf(upstreams),
                 IpRules.of(server.ip().allow(), server.ip().deny()), ClientAddressResolver.of(server.trustedProxies()),
                 new ApiKeys(keys), Map.copyOf(policies), RateLimiters.create(config.rateLimits().values(), config.redis(), clock,
-                previous == null ? null : previous.rateLimiters()));
+                previous == null ? null : previous.rateLimiters()), Map.copyOf(classes));
     }
 }

@@ -4,6 +4,7 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
+import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -37,8 +38,15 @@ public final class EndpointPool {
 
     private final ConnectHealth health;
 
-    EndpointPool(EventLoop loop, Bootstrap bootstrap, Endpoint endpoint, UpstreamConfig.Pool config, ConnectHealth health) {
+    private final SslContext ssl;
+    private final String serverName;
+
+    /** @param ssl the TLS context for an {@code https://} endpoint, else null */
+    EndpointPool(EventLoop loop, Bootstrap bootstrap, Endpoint endpoint, UpstreamConfig.Pool config, ConnectHealth health,
+                 SslContext ssl, String serverName) {
         this.health = health;
+        this.ssl = endpoint.tls() ? ssl : null;
+        this.serverName = serverName != null ? serverName : endpoint.host();
         this.loop = loop;
         this.bootstrap = bootstrap;
         this.endpoint = endpoint;
@@ -134,7 +142,7 @@ public final class EndpointPool {
         UpstreamConnection conn = new UpstreamConnection(this);
         ChannelFuture f = bootstrap.clone(loop)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
-                .handler(new UpstreamChannelInitializer(conn))
+                .handler(new UpstreamChannelInitializer(conn, ssl, endpoint, serverName))
                 .connect(endpoint.host(), endpoint.port());
         f.addListener(done -> {
             health.record(done.isSuccess());

@@ -1,17 +1,32 @@
 package io.streamgate.upstream;
 
+import io.netty.handler.ssl.SslContext;
+import io.netty.util.concurrent.EventExecutor;
 import io.streamgate.config.UpstreamConfig;
 import io.streamgate.config.UpstreamConfig.Balance;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.function.IntConsumer;
 
 /**
- * A configured upstream at run time: its settings, the requests in flight on each endpoint, and the choice of an
- * endpoint for the next request. Connection pools belong to this object (see {@link UpstreamPools}), so they live as
- * long as the snapshots that share it. Thread-safe without locks: exchanges on every event loop choose concurrently.
+ * A configured upstream at run time: its settings, the requests in flight on each endpoint, each endpoint's health,
+ * the wait queue, the retry budget, and the choice of an endpoint for the next request. Connection pools belong to
+ * this object (see {@link UpstreamPools}), so they live as long as the snapshots that share it.
+ *
+ * <p>Without {@code max_in_flight} choosing is lock-free: exchanges on every event loop choose concurrently and
+ * in-flight counts are atomics. With it, choosing, finishing and the queue share one lock, so that a freed slot goes
+ * to the longest (fairest) waiter rather than to whichever request arrives next.
  */
 public final class Upstream {
+    /** {@link #choose}: no endpoint may be used now (all unhealthy, ejected, open, or already tried). */
+    public static final int NONE_AVAILABLE = -1;
+    /** {@link #choose}: endpoints are available but all at max_in_flight; wait in the queue. */
+    public static final int ALL_BUSY = -2;
+
     private final UpstreamConfig config;
     private final int[] weights;
     private final AtomicIntegerArray outstanding;
@@ -20,10 +35,25 @@ public final class Upstream {
     private final int[] schedule;
     /** CONSISTENT_HASH: the ring, or null. */
     private final HashRing ring;
+    private final EndpointHealth[] health;
+    private final int maxInFlight;
+    private final WaitQueue queue;
+    private final AtomicInteger active = new AtomicInteger();
+    private final AtomicInteger retrying = new AtomicInteger();
+    private final SslContext ssl;
+    private final ModelCatalog models;
     /** Set when a reload replaced this upstream; exchanges of the old snapshot may still lease from it. */
     private volatile boolean retired;
 
     public Upstream(UpstreamConfig config) {
+        this(config, null);
+    }
+
+    /**
+     * @param previous the upstream of the same name this one replaces, or null: endpoints that stay keep their health
+     *                 (with unchanged health settings) and discovered models
+     */
+    public Upstream(UpstreamConfig config, Upstream previous) {
         this.config = config;
         List<UpstreamConfig.Endpoint> endpoints = config.endpoints();
         this.weights = endpoints.stream().mapToInt(UpstreamConfig.Endpoint::weight).toArray();
@@ -31,10 +61,46 @@ public final class Upstream {
         this.schedule = SmoothWeightedOrder.of(weights);
         this.ring = config.balance().strategy() == Balance.Strategy.CONSISTENT_HASH
                 ? new HashRing(endpoints.stream().map(Object::toString).toList(), weights) : null;
+        Map<String, EndpointHealth> kept = new HashMap<>();
+        if (previous != null) {
+            for (int i = 0; i < previous.health.length; i++) {
+                if (previous.health[i].config().equals(config.health())) {
+                    kept.put(previous.config.endpoints().get(i).toString(), previous.health[i]);
+                }
+            }
+        }
+        this.health = new EndpointHealth[weights.length];
+        for (int i = 0; i < health.length; i++) {
+            EndpointHealth h = kept.get(endpoints.get(i).toString());
+            health[i] = h != null ? h : new EndpointHealth(config.health());
+        }
+        this.maxInFlight = config.admission().maxInFlight();
+        this.queue = maxInFlight > 0 ? new WaitQueue(config.admission().queueSize(), config.admission().fair()) : null;
+        this.ssl = endpoints.stream().anyMatch(UpstreamConfig.Endpoint::tls) ? BackendTlsContext.of(config.tls()) : null;
+        this.models = new ModelCatalog(config.models(), previous == null || !previous.config.endpoints().equals(endpoints)
+                ? null : previous.models);
     }
 
     public UpstreamConfig config() {
         return config;
+    }
+
+    /** The client TLS context for {@code https://} endpoints, or null when there are none. */
+    public SslContext ssl() {
+        return ssl;
+    }
+
+    public ModelCatalog models() {
+        return models;
+    }
+
+    /** Requests in flight on endpoint {@code endpoint} from this gateway. */
+    public int inFlight(int endpoint) {
+        return outstanding.get(endpoint);
+    }
+
+    public EndpointHealth health(int endpoint) {
+        return health[endpoint];
     }
 
     boolean retired() {
@@ -46,41 +112,242 @@ public final class Upstream {
     }
 
     /**
-     * Picks the endpoint for a new request and counts it as in flight until {@link #finished(int)}. Returns its index
-     * in {@code config().endpoints()}.
+     * Picks the endpoint for an attempt and counts it as in flight until {@link #finished(int)}. Returns its index in
+     * {@code config().endpoints()}, or {@link #NONE_AVAILABLE} or {@link #ALL_BUSY}.
      *
      * @param hashKey the request's key for CONSISTENT_HASH (null when it has none: then the least busy endpoint)
+     * @param tried   endpoints this request already tried, as a bit mask, to be avoided
      */
-    public int choose(String hashKey) {
-        int n = weights.length;
-        int chosen;
-        if (n == 1) {
-            chosen = 0;
-        } else {
-            chosen = switch (config.balance().strategy()) {
-                case ROUND_ROBIN -> schedule[Math.floorMod(cursor.getAndIncrement(), schedule.length)];
-                case LEAST_OUTSTANDING -> leastOutstanding();
-                case CONSISTENT_HASH -> hashKey == null ? leastOutstanding() : boundedHash(hashKey);
-            };
+    public int choose(String hashKey, long tried) {
+        if (queue == null) {
+            return pick(hashKey, tried);
         }
-        outstanding.incrementAndGet(chosen);
-        return chosen;
+        synchronized (this) {
+            drain();
+            return queue.isEmpty() ? pick(hashKey, tried) : ALL_BUSY; // waiters go first
+        }
     }
 
-    /** The request on endpoint {@code index} ended. */
+    /** The attempt on endpoint {@code index} ended; its slot goes to a waiter if one can use it. */
     public void finished(int index) {
-        outstanding.decrementAndGet(index);
+        if (queue == null) {
+            outstanding.decrementAndGet(index);
+            return;
+        }
+        synchronized (this) {
+            outstanding.decrementAndGet(index);
+            drain();
+        }
+    }
+
+    /** A ticket in the wait queue, for {@link #cancel}. */
+    public static final class Ticket {
+        private final WaitQueue.Waiter waiter;
+
+        private Ticket(WaitQueue.Waiter waiter) {
+            this.waiter = waiter;
+        }
+    }
+
+    /**
+     * Queues a request until an endpoint has room: {@code grant} then runs on {@code executor} with the endpoint,
+     * already counted in flight. Returns null when the queue is full.
+     */
+    public Ticket enqueue(String identity, int weight, int priority, String hashKey, EventExecutor executor, IntConsumer grant) {
+        synchronized (this) {
+            WaitQueue.Waiter w = new WaitQueue.Waiter(identity, weight, priority, hashKey, executor, grant);
+            if (!queue.offer(w)) {
+                return null;
+            }
+            drain();
+            return new Ticket(w);
+        }
+    }
+
+    /** Takes a waiter out (timeout, client gone). False when it was already granted an endpoint. */
+    public boolean cancel(Ticket t) {
+        synchronized (this) {
+            return queue.remove(t.waiter);
+        }
+    }
+
+    public int queued() {
+        if (queue == null) {
+            return 0;
+        }
+        synchronized (this) {
+            return queue.size();
+        }
+    }
+
+    /** Hands free slots to waiters, best first, while the best one can be placed. Holds the lock. */
+    private void drain() {
+        WaitQueue.Waiter w;
+        while ((w = queue.peek()) != null) {
+            int chosen = pick(w.hashKey, 0);
+            if (chosen < 0) {
+                return;
+            }
+            queue.poll();
+            WaitQueue.Waiter granted = w;
+            granted.executor.execute(() -> granted.grant.accept(chosen));
+        }
+    }
+
+    /** What one attempt showed about endpoint {@code index}: true success, false failure, null nothing (client left). */
+    public void attemptEnded(int index, Boolean success) {
+        if (success == null) {
+            health[index].abandoned();
+            return;
+        }
+        long now = System.nanoTime();
+        health[index].record(success, now, !success && anotherAvailable(index, now));
+    }
+
+    /** A request of this upstream began; it is counted for the retry budget until {@link #requestEnded}. */
+    public void requestStarted() {
+        active.incrementAndGet();
+    }
+
+    public void requestEnded(boolean retried) {
+        active.decrementAndGet();
+        if (retried) {
+            retrying.decrementAndGet();
+        }
+    }
+
+    /**
+     * Whether one more request may be retried: retries in flight stay under the budget's share of requests in flight
+     * (or min_retries). Counts the retry until its request ends ({@link #requestEnded} with {@code retried}).
+     */
+    public boolean tryRetry() {
+        UpstreamConfig.Retries r = config.retries();
+        while (true) {
+            int now = retrying.get();
+            if (now >= Math.max(r.minRetries(), r.budget() * active.get())) {
+                return false;
+            }
+            if (retrying.compareAndSet(now, now + 1)) {
+                return true;
+            }
+        }
+    }
+
+    /** Nanoseconds until some endpoint may be available again (for Retry-After); 0 when unknown. */
+    public long nanosUntilAvailable() {
+        long now = System.nanoTime();
+        long best = Long.MAX_VALUE;
+        for (EndpointHealth h : health) {
+            best = Math.min(best, h.nanosUntilBack(now));
+        }
+        return best == Long.MAX_VALUE ? 0 : best;
+    }
+
+    /** Whether an endpoint outside {@code tried} is available now (with room or not). */
+    public boolean hasUntried(long tried) {
+        long now = System.nanoTime();
+        for (int i = 0; i < health.length; i++) {
+            if (!tried(tried, i) && health[i].available(now)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private boolean anotherAvailable(int index, long now) {
+        for (int i = 0; i < health.length; i++) {
+            if (i != index && health[i].available(now)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private int pick(String hashKey, long tried) {
+        long now = System.nanoTime();
+        long excluded = tried;
+        for (int round = 0; round <= weights.length; round++) {
+            int c = strategy(hashKey, excluded, now);
+            if (c < 0) {
+                return anyRoomless(excluded, now) ? ALL_BUSY : NONE_AVAILABLE;
+            }
+            double share = health[c].slowStartShare(now);
+            if (share < 1 && ThreadLocalRandom.current().nextDouble() >= share) {
+                // A returning endpoint takes only part of its share: send this one elsewhere if there is an elsewhere.
+                int other = strategy(hashKey, excluded | bit(c), now);
+                if (other >= 0) {
+                    c = other;
+                }
+            }
+            if (health[c].admit(now)) {
+                outstanding.incrementAndGet(c);
+                return c;
+            }
+            excluded |= bit(c); // its half-open trial slots went to other requests meanwhile
+        }
+        return NONE_AVAILABLE;
+    }
+
+    private static long bit(int i) {
+        return i < 64 ? 1L << i : 0;
+    }
+
+    private static boolean tried(long mask, int i) {
+        return i < 64 && (mask >>> i & 1) != 0;
+    }
+
+    private boolean eligible(int i, long excluded, long now) {
+        return !tried(excluded, i) && (maxInFlight == 0 || outstanding.get(i) < maxInFlight) && health[i].available(now);
+    }
+
+    /** Whether some untried, available endpoint is only kept out by max_in_flight. */
+    private boolean anyRoomless(long excluded, long now) {
+        if (maxInFlight == 0) {
+            return false;
+        }
+        for (int i = 0; i < weights.length; i++) {
+            if (!tried(excluded, i) && health[i].available(now)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private int strategy(String hashKey, long excluded, long now) {
+        if (weights.length == 1) {
+            return eligible(0, excluded, now) ? 0 : -1;
+        }
+        return switch (config.balance().strategy()) {
+            case ROUND_ROBIN -> roundRobin(excluded, now);
+            case LEAST_OUTSTANDING -> leastOutstanding(excluded, now);
+            case CONSISTENT_HASH -> hashKey == null ? leastOutstanding(excluded, now) : boundedHash(hashKey, excluded, now);
+            case LEAST_LOADED -> powerOfTwo(excluded, now);
+        };
+    }
+
+    private int roundRobin(long excluded, long now) {
+        int start = cursor.getAndIncrement();
+        for (int k = 0; k < schedule.length; k++) {
+            int i = schedule[Math.floorMod(start + k, schedule.length)];
+            if (eligible(i, excluded, now)) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /** Fewest in flight per unit of weight; ties go to the next in rotation, so equal endpoints share evenly. */
-    private int leastOutstanding() {
+    private int leastOutstanding(long excluded, long now) {
         int n = weights.length;
         int start = Math.floorMod(cursor.getAndIncrement(), n);
-        int best = start;
-        for (int k = 1; k < n; k++) {
+        int best = -1;
+        for (int k = 0; k < n; k++) {
             int i = (start + k) % n;
+            if (!eligible(i, excluded, now)) {
+                continue;
+            }
             // outstanding[i] / weights[i] < outstanding[best] / weights[best], without division
-            if ((long) outstanding.get(i) * weights[best] < (long) outstanding.get(best) * weights[i]) {
+            if (best < 0 || (long) outstanding.get(i) * weights[best] < (long) outstanding.get(best) * weights[i]) {
                 best = i;
             }
         }
@@ -91,7 +358,7 @@ public final class Upstream {
      * The key's endpoint on the ring, unless it already carries more than its share: load_factor times the average
      * in flight (counting this request), scaled by weight; then the next endpoint clockwise that has room.
      */
-    private int boundedHash(String key) {
+    private int boundedHash(String key, long excluded, long now) {
         long total = 1;
         int weightSum = 0;
         for (int i = 0; i < weights.length; i++) {
@@ -99,6 +366,66 @@ public final class Upstream {
             weightSum += weights[i];
         }
         double perWeight = config.balance().loadFactor() * total / weightSum;
-        return ring.first(key, i -> outstanding.get(i) < Math.ceil(perWeight * weights[i]));
+        int c = ring.first(key, i -> eligible(i, excluded, now) && outstanding.get(i) < Math.ceil(perWeight * weights[i]));
+        if (eligible(c, excluded, now)) {
+            return c;
+        }
+        c = ring.first(key, i -> eligible(i, excluded, now));
+        return eligible(c, excluded, now) ? c : -1;
+    }
+
+    /**
+     * Power of two choices on scraped load: two distinct eligible endpoints at random, the less loaded wins. Figures
+     * are seconds old, so always taking the single least loaded one would pile every new request onto it.
+     */
+    private int powerOfTwo(long excluded, long now) {
+        int n = weights.length;
+        int eligibleCount = 0;
+        for (int i = 0; i < n; i++) {
+            if (eligible(i, excluded, now)) {
+                eligibleCount++;
+            }
+        }
+        if (eligibleCount == 0) {
+            return -1;
+        }
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        int a = nthEligible(random.nextInt(eligibleCount), excluded, now);
+        if (eligibleCount == 1) {
+            return a;
+        }
+        int pickB = random.nextInt(eligibleCount - 1);
+        int b = nthEligible(pickB >= indexAmongEligible(a, excluded, now) ? pickB + 1 : pickB, excluded, now);
+        double sa = loadScore(a);
+        double sb = loadScore(b);
+        if (sa != sb) {
+            return sa < sb ? a : b;
+        }
+        return outstanding.get(a) <= outstanding.get(b) ? a : b;
+    }
+
+    private double loadScore(int i) {
+        VllmLoad load = health[i].load();
+        int inFlight = outstanding.get(i);
+        return load == null ? inFlight : load.score(inFlight);
+    }
+
+    private int nthEligible(int nth, long excluded, long now) {
+        for (int i = 0, seen = 0; i < weights.length; i++) {
+            if (eligible(i, excluded, now) && seen++ == nth) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private int indexAmongEligible(int endpoint, long excluded, long now) {
+        int seen = 0;
+        for (int i = 0; i < endpoint; i++) {
+            if (eligible(i, excluded, now)) {
+                seen++;
+            }
+        }
+        return seen;
     }
 }

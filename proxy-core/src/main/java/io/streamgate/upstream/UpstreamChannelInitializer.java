@@ -4,9 +4,11 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.ssl.SslContext;
+import io.streamgate.config.UpstreamConfig;
 import io.streamgate.server.PipelineNames;
 
-/** Pipeline of an upstream connection: the HTTP/1.1 client codec, then the connection's relay end. */
+/** Pipeline of an upstream connection: TLS for {@code https://} endpoints, the HTTP/1.1 client codec, the relay end. */
 final class UpstreamChannelInitializer extends ChannelInitializer<Channel> {
     /** Backends may send larger headers than we accept from clients (cookies, tracing); still bounded. */
     private static final HttpDecoderConfig DECODER = new HttpDecoderConfig()
@@ -15,13 +17,23 @@ final class UpstreamChannelInitializer extends ChannelInitializer<Channel> {
             .setMaxChunkSize(64 * 1024);
 
     private final UpstreamConnection connection;
+    private final SslContext ssl;
+    private final UpstreamConfig.Endpoint endpoint;
+    private final String serverName;
 
-    UpstreamChannelInitializer(UpstreamConnection connection) {
+    /** @param ssl null for {@code http://} endpoints */
+    UpstreamChannelInitializer(UpstreamConnection connection, SslContext ssl, UpstreamConfig.Endpoint endpoint, String serverName) {
         this.connection = connection;
+        this.ssl = ssl;
+        this.endpoint = endpoint;
+        this.serverName = serverName;
     }
 
     @Override
     protected void initChannel(Channel ch) {
+        if (ssl != null) {
+            ch.pipeline().addLast(ssl.newHandler(ch.alloc(), serverName, endpoint.port()));
+        }
         ch.pipeline()
                 .addLast(PipelineNames.UPSTREAM_CODEC, new HttpClientCodec(DECODER, false, false))
                 .addLast(PipelineNames.UPSTREAM_RELAY, connection);

@@ -42,18 +42,18 @@ public final class UpstreamPools {
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(32 * 1024, 64 * 1024));
     }
 
-    /** The pool for endpoint number {@code endpoint} of {@code upstream} on {@code loop}; call on that loop. */
     /** The connect outcomes of an endpoint (created on first use). */
     public ConnectHealth health(String endpointName) {
         return health.computeIfAbsent(endpointName, n -> new ConnectHealth());
     }
 
+    /** The pool for endpoint number {@code endpoint} of {@code upstream} on {@code loop}; call on that loop. */
     public EndpointPool pool(EventLoop loop, Upstream upstream, int endpoint) {
         assert loop.inEventLoop();
         if (upstream.retired()) {
             // A request of the old snapshot (queued, or retrying) after a reload: one connection for it, not kept.
             UpstreamConfig.Endpoint e = upstream.config().endpoints().get(endpoint);
-            EndpointPool once = new EndpointPool(loop, template, e, upstream.config().pool(), health(e.toString()));
+            EndpointPool once = newPool(loop, upstream, e);
             once.retire();
             return once;
         }
@@ -69,7 +69,7 @@ public final class UpstreamPools {
         EndpointPool pool = forUpstream[endpoint];
         if (pool == null) {
             UpstreamConfig.Endpoint e = upstream.config().endpoints().get(endpoint);
-            pool = new EndpointPool(loop, template, e, upstream.config().pool(), health(e.toString()));
+            pool = newPool(loop, upstream, e);
             forUpstream[endpoint] = pool;
             String name = pool.endpointName();
             boolean first = !byEndpoint.containsKey(name);
@@ -79,6 +79,16 @@ public final class UpstreamPools {
             }
         }
         return pool;
+    }
+
+    private EndpointPool newPool(EventLoop loop, Upstream upstream, UpstreamConfig.Endpoint e) {
+        return new EndpointPool(loop, template, e, upstream.config().pool(), health(e.toString()), upstream.ssl(),
+                upstream.config().tls().serverName());
+    }
+
+    /** The bootstrap every upstream connection is cloned from (channel type and options), for background fetches. */
+    public Bootstrap template() {
+        return template;
     }
 
     /** A pool count summed over the loops, for meters: {@code count} is one of EndpointPool's published getters. */

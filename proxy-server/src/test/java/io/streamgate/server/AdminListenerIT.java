@@ -107,13 +107,13 @@ class AdminListenerIT {
         assertEquals(Map.of("status", "ok"), json(health.body()));
         HttpResponse<String> ready = admin(live, "GET", "/readyz", null);
         assertEquals(200, ready.statusCode(), ready.body());
-        assertEquals(Map.of("ready", true, "upstreams", Map.of("demo", Map.of(live.endpoint(), "up"))), json(ready.body()));
+        assertEquals(Map.of("ready", true, "upstreams", Map.of("demo", Map.of(live.endpoint(), "healthy"))), json(ready.body()));
 
         HttpResponse<String> deadHealth = admin(dead, "GET", "/healthz", null);
         assertEquals(200, deadHealth.statusCode(), "liveness does not depend on the backends: " + deadHealth.body());
         HttpResponse<String> notReady = admin(dead, "GET", "/readyz", null);
         assertEquals(503, notReady.statusCode(), notReady.body());
-        assertEquals(Map.of("ready", false, "upstreams", Map.of("demo", Map.of(dead.endpoint(), "down"))),
+        assertEquals(Map.of("ready", false, "upstreams", Map.of("demo", Map.of(dead.endpoint(), "unreachable"))),
                 json(notReady.body()));
 
         // The line operators look for, and whose absence shows `admin: off` in adminOffOpensNoAdminListener.

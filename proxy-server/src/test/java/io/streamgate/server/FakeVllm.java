@@ -18,21 +18,26 @@ import java.util.concurrent.TimeUnit;
 /**
  * src/test/python/fake_vllm.py served by uvicorn, the server vLLM itself runs on. It needs Debian's
  * python3-fastapi and python3-uvicorn for /usr/bin/python3 (the python3 on PATH may be another interpreter).
+ * It serves one model ({@link #DEFAULT_MODEL} unless named): a request for another model gets vLLM's 404.
  */
 final class FakeVllm implements AutoCloseable {
     static final String PYTHON = "/usr/bin/python3";
     /** The words fake_vllm.py answers with, and the pause it makes before each. */
     static final String REPLY = "The quick brown fox jumps over the lazy dog while the gateway relays every token";
     static final Duration WORD_DELAY = Duration.ofMillis(100);
+    /** The model fake_vllm.py serves when none is named. */
+    static final String DEFAULT_MODEL = "fake-model";
 
     private final Process process;
     private final Path log;
     private final int port;
+    private final String model;
 
-    private FakeVllm(Process process, Path log, int port) {
+    private FakeVllm(Process process, Path log, int port, String model) {
         this.process = process;
         this.log = log;
         this.port = port;
+        this.model = model;
     }
 
     /**
@@ -59,6 +64,11 @@ final class FakeVllm implements AutoCloseable {
     }
 
     static FakeVllm start(Path log) throws IOException, InterruptedException {
+        return start(log, DEFAULT_MODEL);
+    }
+
+    /** A stand-in serving {@code model}: its name in /v1/models, /metrics and every response. */
+    static FakeVllm start(Path log, String model) throws IOException, InterruptedException {
         int port = FreePort.find();
         Files.createDirectories(log.toAbsolutePath().getParent());
         ProcessBuilder builder = new ProcessBuilder(PYTHON, "-m", "uvicorn", "fake_vllm:app",
@@ -68,7 +78,8 @@ final class FakeVllm implements AutoCloseable {
                 .redirectOutput(log.toFile());
         builder.environment().put("PYTHONDONTWRITEBYTECODE", "1");
         builder.environment().put("FAKE_VLLM_DELAY", Double.toString(WORD_DELAY.toMillis() / 1000.0));
-        FakeVllm fake = new FakeVllm(builder.start(), log, port);
+        builder.environment().put("FAKE_VLLM_MODEL", model);
+        FakeVllm fake = new FakeVllm(builder.start(), log, port, model);
         try {
             fake.awaitHealthy(Duration.ofSeconds(30));
         } catch (AssertionError | InterruptedException e) {
@@ -85,6 +96,15 @@ final class FakeVllm implements AutoCloseable {
 
     int port() {
         return port;
+    }
+
+    String model() {
+        return model;
+    }
+
+    /** How a gateway config names this backend. */
+    String url() {
+        return "http://127.0.0.1:" + port;
     }
 
     /** Bounded poll of /health: uvicorn gives no other sign that it is listening. */
@@ -115,6 +135,17 @@ final class FakeVllm implements AutoCloseable {
             return Files.readString(log);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * SIGKILL, as a crashed or OOM-killed vLLM dies: no graceful shutdown, the port stops answering at once. Returns
+     * once the process is gone; {@link #close()} afterwards does nothing more.
+     */
+    void kill() throws InterruptedException {
+        process.destroyForcibly();
+        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+            fail("fake vLLM did not die within 10 s of SIGKILL");
         }
     }
 

@@ -65,9 +65,9 @@ public final class AdminEndpoints {
         return gateway;
     }
 
-    /** Ready when the gateway is not draining and every upstream has an endpoint that accepts connections. */
+    /** Ready when the gateway is not draining and every upstream has an endpoint that takes requests. */
     CompletableFuture<UpstreamProbe.Result> probeUpstreams() {
-        return UpstreamProbe.probe(gateway.config(), executor);
+        return UpstreamProbe.probe(gateway, executor);
     }
 
     boolean draining() {

@@ -24,6 +24,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Instant;
 import java.util.List;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -192,17 +193,28 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         return out.toString();
     }
 
-    private static String upstreamsJson(Map<String, Streamgate.EndpointState> pools) throws IOException {
+    /** Endpoints grouped by upstream, each with its state, connections and in-flight requests. */
+    private static String upstreamsJson(Map<String, Streamgate.EndpointState> states) throws IOException {
+        Map<String, Map<String, Streamgate.EndpointState>> byUpstream = new LinkedHashMap<>();
+        states.forEach((name, s) -> byUpstream.computeIfAbsent(s.upstream(), u -> new LinkedHashMap<>()).put(name, s));
         StringWriter out = new StringWriter();
         try (JsonGenerator g = JSON.createGenerator(out)) {
             g.writeStartObject();
-            for (Map.Entry<String, Streamgate.EndpointState> e : pools.entrySet()) {
-                g.writeObjectFieldStart(e.getKey());
-                g.writeNumberField("open", e.getValue().open());
-                g.writeNumberField("idle", e.getValue().idle());
-                g.writeNumberField("pending", e.getValue().pending());
-                g.writeBooleanField("up", e.getValue().up());
-                g.writeNumberField("connect_failures", e.getValue().connectFailures());
+            for (Map.Entry<String, Map<String, Streamgate.EndpointState>> u : byUpstream.entrySet()) {
+                g.writeObjectFieldStart(u.getKey());
+                for (Map.Entry<String, Streamgate.EndpointState> e : u.getValue().entrySet()) {
+                    Streamgate.EndpointState s = e.getValue();
+                    g.writeObjectFieldStart(e.getKey());
+                    g.writeStringField("state", s.state());
+                    g.writeBooleanField("available", s.available());
+                    g.writeNumberField("in_flight", s.inFlight());
+                    g.writeNumberField("open", s.open());
+                    g.writeNumberField("idle", s.idle());
+                    g.writeNumberField("pending", s.pending());
+                    g.writeBooleanField("up", s.up());
+                    g.writeNumberField("connect_failures", s.connectFailures());
+                    g.writeEndObject();
+                }
                 g.writeEndObject();
             }
             g.writeEndObject();

@@ -1,0 +1,182 @@
+package io.streamgate.upstream;
+
+import io.streamgate.config.UpstreamConfig;
+import java.util.Locale;
+
+/**
+ * What the gateway knows of one endpoint's health, shared by every event loop and kept across reloads that leave the
+ * endpoint in place: the active check's verdict, passive ejection after consecutive failures (for a time that doubles
+ * while the endpoint keeps failing), the circuit breaker, the moment it last came back (for slow start) and its last
+ * scraped load. An endpoint is <em>available</em> when none of these keeps it out.
+ */
+public final class EndpointHealth {
+    /** What /readyz and the admin API show. */
+    public enum State {
+        HEALTHY, UNHEALTHY, EJECTED, OPEN, HALF_OPEN, SLOW_START;
+
+        public String label() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    private final UpstreamConfig.Health config;
+    private final CircuitBreaker breaker;
+    private volatile boolean checkedDown;
+    /** Active check streaks; only the monitor task touches them. */
+    private int checkPasses;
+    private int checkFailures;
+    private int consecutiveFailures;
+    private int ejections;
+    private volatile long ejectedUntil;
+    private volatile boolean ejected;
+    private volatile long returnedAt;
+    private volatile boolean returning;
+    private volatile VllmLoad load;
+
+    EndpointHealth(UpstreamConfig.Health config) {
+        this.config = config;
+        this.breaker = config.breaker() == null ? null : new CircuitBreaker(config.breaker());
+    }
+
+    UpstreamConfig.Health config() {
+        return config;
+    }
+
+    /** Whether a request may be sent here now (a half-open breaker only while it has trial slots). */
+    boolean available(long now) {
+        return !checkedDown && !ejected(now) && (breaker == null || breaker.wouldPass(now));
+    }
+
+    /** Called for the endpoint chosen for an attempt: takes a half-open trial slot. False if it has none left. */
+    boolean admit(long now) {
+        return breaker == null || breaker.tryPass(now);
+    }
+
+    public State state(long now) {
+        if (checkedDown) {
+            return State.UNHEALTHY;
+        }
+        if (ejected(now)) {
+            return State.EJECTED;
+        }
+        if (breaker != null) {
+            CircuitBreaker.State b = breaker.state(now);
+            if (b != CircuitBreaker.State.CLOSED) {
+                return b == CircuitBreaker.State.OPEN ? State.OPEN : State.HALF_OPEN;
+            }
+        }
+        return slowStartShare(now) < 1 ? State.SLOW_START : State.HEALTHY;
+    }
+
+    public boolean available() {
+        return available(System.nanoTime());
+    }
+
+    /**
+     * The share of its normal traffic a returning endpoint takes: from 0.1 when it comes back to 1 after slow_start.
+     */
+    double slowStartShare(long now) {
+        long window = config.slowStart().toNanos();
+        if (window == 0 || !returning) {
+            return 1;
+        }
+        long since = now - returnedAt;
+        if (since >= window) {
+            returning = false;
+            return 1;
+        }
+        return Math.max(0.1, (double) since / window);
+    }
+
+    /** Nanoseconds until this endpoint may be available again (for Retry-After), or 0 if unknown. */
+    long nanosUntilBack(long now) {
+        long wait = 0;
+        if (ejected(now)) {
+            wait = ejectedUntil - now;
+        }
+        if (breaker != null && breaker.state(now) == CircuitBreaker.State.OPEN) {
+            wait = Math.max(wait, breaker.openUntil() - now);
+        }
+        if (checkedDown && config.check() != null) {
+            wait = Math.max(wait, config.check().interval().toNanos() * config.check().healthyThreshold());
+        }
+        return wait;
+    }
+
+    /**
+     * One attempt's outcome: a failure is a connect failure, a reset before the response, or a 5xx.
+     *
+     * @param mayEject whether ejecting this endpoint would leave its upstream another available endpoint
+     */
+    synchronized void record(boolean success, long now, boolean mayEject) {
+        if (breaker != null && breaker.record(success, now)) {
+            returning = false;
+        }
+        if (success) {
+            consecutiveFailures = 0;
+            if (!ejected(now)) {
+                ejections = 0;
+            }
+            return;
+        }
+        UpstreamConfig.Outlier o = config.outlier();
+        if (o == null || ++consecutiveFailures < o.consecutiveFailures() || !mayEject || ejected(now)) {
+            return;
+        }
+        consecutiveFailures = 0;
+        long base = o.baseEjection().toNanos();
+        long span = ejections >= 30 ? o.maxEjection().toNanos() : Math.min(o.maxEjection().toNanos(), base << ejections);
+        ejections++;
+        ejectedUntil = now + span;
+        ejected = true;
+    }
+
+    /** The client left before the attempt said anything about the endpoint. */
+    void abandoned() {
+        if (breaker != null) {
+            breaker.trialAbandoned();
+        }
+    }
+
+    /** An active check's result; only the monitor calls this, one check at a time per endpoint. */
+    void checked(boolean passed, long now) {
+        UpstreamConfig.HealthCheck c = config.check();
+        if (passed) {
+            checkFailures = 0;
+            if (checkedDown && ++checkPasses >= c.healthyThreshold()) {
+                checkedDown = false;
+                comeBack(now);
+            }
+        } else {
+            checkPasses = 0;
+            if (!checkedDown && ++checkFailures >= c.unhealthyThreshold()) {
+                checkedDown = true;
+            }
+        }
+    }
+
+    VllmLoad load() {
+        return load;
+    }
+
+    void load(VllmLoad l) {
+        this.load = l;
+    }
+
+    private boolean ejected(long now) {
+        if (!ejected) {
+            return false;
+        }
+        if (now - ejectedUntil < 0) {
+            return true;
+        }
+        ejected = false;
+        comeBack(now);
+        return false;
+    }
+
+    private void comeBack(long now) {
+        returnedAt = now;
+        returning = true;
+    }
+}

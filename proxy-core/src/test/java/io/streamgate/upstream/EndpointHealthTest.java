@@ -1,0 +1,93 @@
+package io.streamgate.upstream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.streamgate.config.UpstreamConfig;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+class EndpointHealthTest {
+    private static final long S = 1_000_000_000L;
+
+    private static EndpointHealth health(UpstreamConfig.HealthCheck check, Duration slowStart) {
+        return new EndpointHealth(new UpstreamConfig.Health(check,
+                new UpstreamConfig.Outlier(3, Duration.ofSeconds(10), Duration.ofSeconds(35)), null, slowStart));
+    }
+
+    private static void fail(EndpointHealth h, int times, long now) {
+        for (int i = 0; i < times; i++) {
+            h.record(false, now, true);
+        }
+    }
+
+    @Test
+    void ejectionGrowsWhileTheEndpointKeepsFailingAndIsCapped() {
+        EndpointHealth h = health(null, Duration.ZERO);
+        long t = 100 * S;
+        fail(h, 3, t);
+        assertEquals(EndpointHealth.State.EJECTED, h.state(t));
+        assertTrue(h.available(t + 10 * S));
+        fail(h, 3, t + 10 * S);
+        assertFalse(h.available(t + 10 * S + 19 * S), "second ejection lasts 20 s");
+        assertTrue(h.available(t + 30 * S));
+        fail(h, 3, t + 30 * S);
+        assertFalse(h.available(t + 30 * S + 34 * S), "third would be 40 s, capped at 35 s");
+        assertTrue(h.available(t + 30 * S + 35 * S));
+    }
+
+    @Test
+    void successResetsTheCountAndTheBackoff() {
+        EndpointHealth h = health(null, Duration.ZERO);
+        long t = 0;
+        fail(h, 2, t);
+        h.record(true, t, true);
+        fail(h, 2, t);
+        assertTrue(h.available(t), "never three in a row");
+        fail(h, 1, t);
+        assertFalse(h.available(t));
+        long back = t + 10 * S;
+        assertTrue(h.available(back));
+        h.record(true, back, true);
+        fail(h, 3, back);
+        assertTrue(h.available(back + 10 * S), "after a success the next ejection is the base again");
+    }
+
+    @Test
+    void notEjectedWhenItWouldLeaveNothing() {
+        EndpointHealth h = health(null, Duration.ZERO);
+        for (int i = 0; i < 10; i++) {
+            h.record(false, 0, false);
+        }
+        assertTrue(h.available(0));
+    }
+
+    @Test
+    void activeChecksTakeOutAndPutBackByThresholds() {
+        EndpointHealth h = health(new UpstreamConfig.HealthCheck("/health", Duration.ofSeconds(1), Duration.ofSeconds(1), 2, 3), Duration.ZERO);
+        h.checked(false, 0);
+        h.checked(false, 0);
+        assertTrue(h.available(0));
+        h.checked(false, 0);
+        assertEquals(EndpointHealth.State.UNHEALTHY, h.state(0));
+        h.checked(true, 0);
+        assertFalse(h.available(0));
+        h.checked(true, 0);
+        assertEquals(EndpointHealth.State.HEALTHY, h.state(0));
+    }
+
+    @Test
+    void slowStartRampsTheShareAfterComingBack() {
+        EndpointHealth h = health(new UpstreamConfig.HealthCheck("/health", Duration.ofSeconds(1), Duration.ofSeconds(1), 1, 1),
+                Duration.ofSeconds(10));
+        assertEquals(1.0, h.slowStartShare(0));
+        h.checked(false, 0);
+        h.checked(true, 100 * S);
+        assertEquals(EndpointHealth.State.SLOW_START, h.state(100 * S));
+        assertEquals(0.1, h.slowStartShare(100 * S), 1e-9);
+        assertEquals(0.5, h.slowStartShare(105 * S), 1e-9);
+        assertEquals(1.0, h.slowStartShare(110 * S));
+        assertEquals(EndpointHealth.State.HEALTHY, h.state(110 * S));
+    }
+}
