@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamgate.config.ConfigException;
 import io.streamgate.config.ConfigLoader;
+import io.streamgate.testing.Closer;
 import io.streamgate.testing.BackendExchange;
 import io.streamgate.testing.HeldResponder;
 import io.streamgate.testing.Poll;
@@ -47,26 +48,11 @@ class BalancingTest {
     private static final long ARRIVAL_MILLIS = 5_000;
 
     /** Closed in reverse order of creation: clients, then the proxy, then the backends. */
-    private final List<AutoCloseable> resources = new ArrayList<>();
+    private final Closer resources = new Closer();
 
     @AfterEach
     void closeAll() throws Exception {
-        Collections.reverse(resources);
-        Exception first = null;
-        for (AutoCloseable resource : resources) {
-            try {
-                resource.close();
-            } catch (Exception e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
+        resources.close();
     }
 
     @Test
@@ -420,8 +406,7 @@ class BalancingTest {
     }
 
     private <T extends AutoCloseable> T track(T resource) {
-        resources.add(resource);
-        return resource;
+        return resources.add(resource);
     }
 
     /** Sends a GET and returns the name of the backend that answered it. */

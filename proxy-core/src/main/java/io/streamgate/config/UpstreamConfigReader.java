@@ -55,8 +55,8 @@ final class UpstreamConfigReader {
                 outlier(f.get("outlier_detection")), breaker(f.get("circuit_breaker")),
                 durationOr(f, "slow_start", Duration.ZERO, true));
         String apiKey = null;
-        if (f.containsKey("api_key")) {
-            apiKey = token(f.get("api_key"));
+        if (f.containsKey("api_key") && !f.get("api_key").string().isEmpty()) {
+            apiKey = token(f.get("api_key")); // empty (an unset "${KEY:-}") means none
         }
         List<String> models = null;
         if (f.containsKey("models")) {

@@ -25,6 +25,20 @@ public final class RunningProxy implements AutoCloseable {
         return new RunningProxy(Streamgate.start(ConfigLoader.parse(yaml, "test.yaml"), options));
     }
 
+    /** A gateway with one upstream {@code name} (the given YAML under it) behind route "/". */
+    public static RunningProxy withUpstream(String name, String upstreamYaml) throws ConfigException {
+        return start("""
+                server:
+                  listen: "127.0.0.1:0"
+                upstreams:
+                  %s:
+                %s
+                routes:
+                  - path_prefix: /
+                    upstream: %s
+                """.formatted(name, upstreamYaml.stripTrailing().indent(4).stripTrailing(), name));
+    }
+
     /** The simplest gateway: every path to one backend, with optional extra YAML under the route (indented 4). */
     public static RunningProxy forwardingTo(TestBackend backend, String... routeLines) throws ConfigException {
         StringBuilder yaml = new StringBuilder("""
