@@ -26,6 +26,8 @@ public final class EndpointHealth {
     private int checkPasses;
     private int checkFailures;
     private int consecutiveFailures;
+    /** Set by a failure, cleared by a success once no failure streak or ejection backoff is left to reset. */
+    private volatile boolean failedLately;
     private int ejections;
     private volatile long ejectedUntil;
     private volatile boolean ejected;
@@ -108,7 +110,14 @@ public final class EndpointHealth {
      *
      * @param mayEject whether ejecting this endpoint would leave its upstream another available endpoint
      */
-    synchronized void record(boolean success, long now, boolean mayEject) {
+    void record(boolean success, long now, boolean mayEject) {
+        if (success && breaker == null && !failedLately) {
+            return; // the common case, taken by every request without touching a lock
+        }
+        recordLocked(success, now, mayEject);
+    }
+
+    private synchronized void recordLocked(boolean success, long now, boolean mayEject) {
         if (breaker != null && breaker.record(success, now)) {
             returning = false;
         }
@@ -116,9 +125,11 @@ public final class EndpointHealth {
             consecutiveFailures = 0;
             if (!ejected(now)) {
                 ejections = 0;
+                failedLately = false;
             }
             return;
         }
+        failedLately = true;
         UpstreamConfig.Outlier o = config.outlier();
         if (o == null || ++consecutiveFailures < o.consecutiveFailures() || !mayEject || ejected(now)) {
             return;
