@@ -79,7 +79,7 @@ final class Exchange implements UpstreamListener {
     private final Gateway gateway;
     private final RouteConfig route;
     private final Snapshot snapshot;
-    /** The route's upstream, or the one model routing picked. */
+    /** The route's upstream, or the one model routing picked (the lease's). */
     private Upstream upstream;
     private final HttpRequest request;
     private final RequestTarget target;
@@ -107,21 +107,12 @@ final class Exchange implements UpstreamListener {
     private List<ByteBuf> filtered;
 
     private boolean clientKeepAlive;
+    /** The endpoint of the current attempt (kept for messages after it was released). */
     private Endpoint endpoint;
-    private int endpointIndex;
     private UpstreamConnection upstreamConn;
     /** Tries on the current endpoint (a stale pooled connection costs one). */
     private int attempts;
-    /** Endpoints tried so far, as a bit mask, and how many. */
-    private long tried;
-    private int endpointsTried;
-    /** Whether the current endpoint is counted in flight, and whether its attempt's outcome was reported. */
-    private boolean holdingEndpoint;
-    private boolean outcomeReported;
-    private boolean requestCounted;
-    private boolean retried;
-    /** Set while waiting in the upstream's queue. */
-    private Upstream.Ticket ticket;
+    private final EndpointLease lease;
     /** The consistent-hash key of hash_key: prompt_prefix, or null. */
     private String promptPrefix;
     private long queueDeadline = Long.MAX_VALUE;
@@ -165,6 +156,7 @@ final class Exchange implements UpstreamListener {
         this.route = route;
         this.snapshot = snapshot;
         this.upstream = snapshot.upstreams().get(route.upstream());
+        this.lease = new EndpointLease(upstream);
         record.upstream = route.upstream();
         this.request = request;
         this.target = target;
@@ -426,6 +418,7 @@ final class Exchange implements UpstreamListener {
             return null;
         }
         upstream = snapshot.upstreams().get(c.upstream());
+        lease.reroute(upstream);
         record.upstream = c.upstream();
         if (c.served() == null) {
             return null;
@@ -513,12 +506,8 @@ final class Exchange implements UpstreamListener {
     }
 
     private void acquire(boolean fresh) {
-        if (!holdingEndpoint) {
-            if (!requestCounted) {
-                requestCounted = true;
-                upstream.requestStarted();
-            }
-            int chosen = upstream.choose(hashKey(), tried);
+        if (!lease.holding()) {
+            int chosen = lease.choose(hashKey());
             if (chosen == Upstream.ALL_BUSY) {
                 waitForEndpoint();
                 return;
@@ -527,10 +516,10 @@ final class Exchange implements UpstreamListener {
                 noEndpoint();
                 return;
             }
-            useEndpoint(chosen);
+            newEndpoint();
         }
         attempts++;
-        EndpointPool pool = gateway.pools().pool(ctx.channel().eventLoop(), upstream, endpointIndex);
+        EndpointPool pool = gateway.pools().pool(ctx.channel().eventLoop(), upstream, lease.index());
         acquireStarted = System.nanoTime();
         Future<UpstreamConnection> f = pool.acquire((int) Math.min(Integer.MAX_VALUE, route.timeouts().connect().toMillis()), fresh);
         if (f.isDone()) {
@@ -540,23 +529,18 @@ final class Exchange implements UpstreamListener {
         }
     }
 
-    private void useEndpoint(int index) {
-        endpointIndex = index;
-        endpoint = upstream.config().endpoints().get(index);
-        holdingEndpoint = true;
-        outcomeReported = false;
+    /** The lease holds a new endpoint: its attempts start from zero. */
+    private void newEndpoint() {
+        endpoint = lease.endpoint();
         attempts = 0;
-        endpointsTried++;
-        tried |= index < 64 ? 1L << index : 0;
     }
 
     /** Every available endpoint is at max_in_flight: wait in the upstream's queue, or 503 when it is full. */
     private void waitForEndpoint() {
         var keys = snapshot.apiKeyClasses();
         var key = record.identity == null ? null : keys.get(record.identity);
-        ticket = upstream.enqueue(record.identity != null ? record.identity : record.clientIp,
-                key == null ? 1 : key.queueWeight(), key == null ? 0 : key.priority(), hashKey(), ctx.executor(), this::onGranted);
-        if (ticket == null) {
+        if (!lease.enqueue(record.identity != null ? record.identity : record.clientIp,
+                key == null ? 1 : key.queueWeight(), key == null ? 0 : key.priority(), hashKey(), ctx.executor(), this::onGranted)) {
             refuseBusy(ProxyError.UPSTREAM_QUEUE_FULL, "every endpoint of upstream " + upstream.config().name()
                     + " is at max_in_flight and the wait queue is full", "upstream_queue_full");
             return;
@@ -567,15 +551,11 @@ final class Exchange implements UpstreamListener {
 
     /** The queue gave this request an endpoint (already counted in flight); on this exchange's event loop. */
     private void onGranted(int index) {
-        ticket = null;
         queueDeadline = Long.MAX_VALUE;
-        if (done) {
-            upstream.attemptEnded(index, null);
-            upstream.finished(index);
-            return;
+        if (lease.granted(index, done)) {
+            newEndpoint();
+            acquire(false);
         }
-        useEndpoint(index);
-        acquire(false);
     }
 
     private void refuseBusy(ProxyError error, String message, String note) {
@@ -593,40 +573,17 @@ final class Exchange implements UpstreamListener {
         fail(ProxyError.NO_HEALTHY_UPSTREAM, "no healthy endpoint in upstream " + upstream.config().name(), "no_healthy_upstream");
     }
 
-    /** Tells the upstream how the attempt on the current endpoint went, once per attempt. */
-    private void reportOutcome(Boolean success) {
-        if (holdingEndpoint && !outcomeReported) {
-            outcomeReported = true;
-            upstream.attemptEnded(endpointIndex, success);
-        }
-    }
-
-    /** Gives the current endpoint's in-flight slot back. */
-    private void releaseEndpoint() {
-        if (holdingEndpoint) {
-            reportOutcome(null);
-            holdingEndpoint = false;
-            upstream.finished(endpointIndex);
-        }
-    }
-
     /**
      * After a failed attempt (already reported): sends the request to another endpoint if nothing reached the client,
      * the body can be replayed, attempts and the retry budget allow. False when the caller must fail the request.
      */
     private boolean retryElsewhere(String reason) {
-        if (!mayRetry()) {
+        if (!mayRetry() || !lease.takeRetryBudget()) {
             return false;
         }
-        if (!retried) {
-            if (!upstream.tryRetry()) {
-                return false;
-            }
-            retried = true;
-        }
         closeUpstream();
-        releaseEndpoint();
-        int chosen = upstream.choose(hashKey(), tried);
+        lease.release();
+        int chosen = lease.choose(hashKey());
         if (chosen == Upstream.NONE_AVAILABLE) {
             return false; // nowhere else to go: the caller reports the failure that brought us here
         }
@@ -638,7 +595,7 @@ final class Exchange implements UpstreamListener {
         if (chosen == Upstream.ALL_BUSY) {
             waitForEndpoint();
         } else {
-            useEndpoint(chosen);
+            newEndpoint();
             acquire(false);
         }
         return true;
@@ -646,8 +603,7 @@ final class Exchange implements UpstreamListener {
 
     /** Whether a retry is allowed by what was sent and received, the attempts left, and an endpoint left to try. */
     private boolean mayRetry() {
-        return !done && !responseStarted && replay != null && endpointsTried < upstream.config().retries().attempts()
-                && upstream.hasUntried(tried);
+        return !done && !responseStarted && replay != null && lease.mayRetry();
     }
 
     private boolean hashesPrompt() {
@@ -669,7 +625,7 @@ final class Exchange implements UpstreamListener {
     }
 
     private void onAcquired(Future<UpstreamConnection> f) {
-        gateway.meters().acquired(route.upstream(), endpoint, System.nanoTime() - acquireStarted);
+        gateway.meters().acquired(upstream.config().name(), endpoint, System.nanoTime() - acquireStarted);
         if (!f.isSuccess()) {
             if (done) {
                 return;
@@ -679,7 +635,7 @@ final class Exchange implements UpstreamListener {
                 fail(ProxyError.POOL_EXHAUSTED, cause.getMessage(), "pool_exhausted");
                 return;
             }
-            reportOutcome(false);
+            lease.report(false);
             if (upstream.config().retries().onConnectFailure() && retryElsewhere("connect_failure")) {
                 return;
             }
@@ -708,7 +664,7 @@ final class Exchange implements UpstreamListener {
         }
         ch.write(request, ch.voidPromise());
         HttpContent part;
-        if (attempts > 1 || endpointsTried > 1) {
+        if (attempts > 1 || lease.resent()) {
             // A retry: the replay copies hold every body byte received so far, parked parts included.
             while ((part = pendingBody.poll()) != null) {
                 part.release();
@@ -876,7 +832,7 @@ final class Exchange implements UpstreamListener {
 
     private void onResponseHead(HttpResponse response) {
         int status = response.status().code();
-        reportOutcome(status < 500);
+        lease.report(status < 500);
         if (upstream.config().retries().onStatus(status) && mayRetry()) {
             // The rest of this response is dropped with its connection, which retryElsewhere closes.
             ReferenceCountUtil.release(response);
@@ -1041,7 +997,7 @@ final class Exchange implements UpstreamListener {
                 acquire(true);
                 return;
             }
-            reportOutcome(false);
+            lease.report(false);
             if (upstream.config().retries().onReset() && retryElsewhere("reset")) {
                 return;
             }
@@ -1085,9 +1041,8 @@ final class Exchange implements UpstreamListener {
             }
             return;
         }
-        if (ticket != null && now >= queueDeadline) {
-            if (upstream.cancel(ticket)) {
-                ticket = null;
+        if (lease.queued() && now >= queueDeadline) {
+            if (lease.leaveQueue()) {
                 clientKeepAlive = clientKeepAlive && requestComplete;
                 refuseBusy(ProxyError.UPSTREAM_QUEUE_TIMEOUT, "waited " + upstream.config().admission().queueTimeout().toMillis()
                         + " ms for a free endpoint in upstream " + upstream.config().name(), "upstream_queue_timeout");
@@ -1097,14 +1052,14 @@ final class Exchange implements UpstreamListener {
         }
         if (!responseStarted && now >= failoverDeadline) {
             failoverDeadline = Long.MAX_VALUE;
-            reportOutcome(false);
+            lease.report(false);
             if (retryElsewhere("first_byte_failover")) {
                 rearmTimer();
                 return;
             }
         }
         if (!responseStarted && now >= firstByteDeadline) {
-            reportOutcome(false);
+            lease.report(false);
             timeout("first_byte_timeout", endpoint + " sent no response headers within " + t.firstByte().toMillis() + " ms");
             return;
         }
@@ -1246,13 +1201,7 @@ final class Exchange implements UpstreamListener {
 
     private void end() {
         done = true;
-        releaseEndpoint(); // no longer in flight for balancing, max_in_flight and the queue
-        if (ticket != null && upstream.cancel(ticket)) {
-            ticket = null;
-        }
-        if (requestCounted) {
-            upstream.requestEnded(retried);
-        }
+        lease.end(); // no longer in flight for balancing, max_in_flight and the queue
         peeking = false;
         if (cache != null) {
             cache.abandon(); // no-op after complete(); otherwise frees those waiting on this exchange
