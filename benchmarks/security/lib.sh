@@ -1,6 +1,7 @@
-# Shared helpers for benchmarks/security/*.sh (sourced, not run). Everything listens on 127.0.0.1 only and is
-# stopped on exit. Knobs common to all scripts:
+# Shared helpers for benchmarks/security/*.sh and benchmarks/load/{perf,cache}.sh (sourced, not run). Everything
+# listens on 127.0.0.1 only and is stopped on exit. Knobs common to all scripts:
 #   STREAMGATE_JAR, BENCH_JAR (prebuilt jars; else built in a copy of the tree)  MVN_FLAGS (e.g. -o)  BUILD_DIR
+#   REBUILD [0] (1: build in the copy even when the jars exist)
 #   STREAMGATE_JAVA_OPTS  KEEP_TMP [0] (1: keep configs, certificates and logs in the temp dir)
 
 SECURITY_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,17 +20,17 @@ require_tools() {
     ((${#missing[@]} == 0)) || die "missing tools: ${missing[*]}"
 }
 
-# Sets STREAMGATE_JAR and BENCH_JAR, building both in a copy of the tree when either is missing.
+# Sets STREAMGATE_JAR and BENCH_JAR, building both in a copy of the tree when either is missing (or REBUILD=1).
 ensure_jars() {
     STREAMGATE_JAR=${STREAMGATE_JAR:-$ROOT/proxy-server/target/streamgate.jar}
     BENCH_JAR=${BENCH_JAR:-$ROOT/benchmarks/target/benchmarks.jar}
-    if [[ -f $STREAMGATE_JAR && -f $BENCH_JAR ]]; then
+    if [[ ${REBUILD:-0} != 1 && -f $STREAMGATE_JAR && -f $BENCH_JAR ]]; then
         return
     fi
     command -v mvn >/dev/null || die "jars missing and no mvn (apt-get install maven)"
     # Build in a copy so a shared working tree (and anyone else building in it) is left alone.
     BUILD_DIR=${BUILD_DIR:-${TMPDIR:-/tmp}/streamgate-security-build}
-    log "jars missing; building in $BUILD_DIR"
+    log "building the jars in $BUILD_DIR"
     mkdir -p "$BUILD_DIR"
     rsync -a --delete --exclude target --exclude .git "$ROOT/" "$BUILD_DIR/" || die "cannot copy the tree"
     # shellcheck disable=SC2086
@@ -48,7 +49,7 @@ require_free_ports() {
     return 0
 }
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/streamgate-security.XXXXXX")
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/streamgate-${SCRIPT_NAME%.sh}.XXXXXX")
 PIDS=()
 cleanup() {
     local pid

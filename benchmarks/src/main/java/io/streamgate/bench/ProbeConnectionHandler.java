@@ -19,11 +19,14 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Runs SSE requests one after another on one keep-alive connection, splits the body into events at blank lines
- * (the body may arrive re-chunked by a proxy, so bytes are accumulated), and records each event's latency.
+ * Runs SSE requests one after another on one keep-alive connection (only one in fixed mode), splits the body into
+ * events at blank lines (the body may arrive re-chunked by a proxy, so bytes are accumulated), and records each
+ * event's latency.
  */
 final class ProbeConnectionHandler extends SimpleChannelInboundHandler<HttpObject> {
-    private static final String SEND_TIME_KEY = "\"t\":";
+    private static final byte[] SEND_TIME_KEY = "\"t\":".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] DATA_PREFIX = "data: ".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] DONE = "[DONE]".getBytes(StandardCharsets.US_ASCII);
 
     private final ProbeRun run;
     private final ProbeSlot slot;
@@ -54,6 +57,7 @@ final class ProbeConnectionHandler extends SimpleChannelInboundHandler<HttpObjec
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
+        run.connected();
         sendRequest(ctx);
     }
 
@@ -107,7 +111,7 @@ final class ProbeConnectionHandler extends SimpleChannelInboundHandler<HttpObjec
             return;
         }
         run.streamCompleted();
-        if (run.pastDeadline(now)) {
+        if (run.fixed() || run.pastDeadline(now)) {
             ctx.close();
         } else {
             sendRequest(ctx);
@@ -124,8 +128,7 @@ final class ProbeConnectionHandler extends SimpleChannelInboundHandler<HttpObjec
     private void scanEvents(long receivedAt) {
         int boundary;
         while ((boundary = findBlankLine(pending)) >= 0) {
-            onEvent(pending.toString(pending.readerIndex(), boundary - pending.readerIndex(), StandardCharsets.US_ASCII),
-                    receivedAt);
+            onEvent(pending, pending.readerIndex(), boundary, receivedAt);
             pending.readerIndex(boundary + 2);
         }
         pending.discardReadBytes();
@@ -147,23 +150,56 @@ final class ProbeConnectionHandler extends SimpleChannelInboundHandler<HttpObjec
         }
     }
 
-    private void onEvent(String event, long receivedAt) {
-        if (!event.startsWith("data: ")) {
+    /**
+     * One event in {@code buf[from, to)}. Read in place, without building a String: at thousands of streams the
+     * probe shares the machine with what it measures, so it must stay cheap per event.
+     */
+    private void onEvent(ByteBuf buf, int from, int to, long receivedAt) {
+        if (!startsWith(buf, from, to, DATA_PREFIX)) {
             return; // comments (heartbeats) and other fields carry no timestamp
         }
-        if (event.startsWith("[DONE]", 6)) {
+        int data = from + DATA_PREFIX.length;
+        if (startsWith(buf, data, to, DONE)) {
             sawDone = true;
             return;
         }
-        int key = event.indexOf(SEND_TIME_KEY);
+        int key = indexOf(buf, data, to, SEND_TIME_KEY);
         if (key < 0) {
             return;
         }
-        int start = key + SEND_TIME_KEY.length();
-        int end = start;
-        while (end < event.length() && (Character.isDigit(event.charAt(end)) || event.charAt(end) == '-')) {
-            end++;
+        int i = key + SEND_TIME_KEY.length;
+        boolean negative = i < to && buf.getByte(i) == '-';
+        if (negative) {
+            i++;
         }
-        run.recordLatency(Long.parseLong(event, start, end, 10), receivedAt);
+        long value = 0;
+        int digits = 0;
+        for (byte b; i < to && (b = buf.getByte(i)) >= '0' && b <= '9'; i++, digits++) {
+            value = value * 10 + (b - '0');
+        }
+        if (digits > 0) {
+            run.recordLatency(negative ? -value : value, receivedAt);
+        }
+    }
+
+    private static boolean startsWith(ByteBuf buf, int from, int to, byte[] prefix) {
+        if (to - from < prefix.length) {
+            return false;
+        }
+        for (int i = 0; i < prefix.length; i++) {
+            if (buf.getByte(from + i) != prefix[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static int indexOf(ByteBuf buf, int from, int to, byte[] needle) {
+        for (int i = from; i <= to - needle.length; i++) {
+            if (startsWith(buf, i, to, needle)) {
+                return i;
+            }
+        }
+        return -1;
     }
 }

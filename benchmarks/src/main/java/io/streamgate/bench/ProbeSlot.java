@@ -11,7 +11,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One of the C concurrent streams: keeps a connection open and streaming until the deadline, reconnecting
- * (after a short pause, so a dead target is not hammered) when a connection fails.
+ * (after a short pause, so a dead target is not hammered) when a connection fails. In fixed mode the slot's one
+ * connection runs one stream and the slot is done when it ends, whether it completed or failed.
  */
 final class ProbeSlot {
     private static final long RETRY_DELAY_MS = 100;
@@ -47,7 +48,7 @@ final class ProbeSlot {
 
     /** Called once per connection, from its event loop, when it is closed (or failed to open). */
     void connectionEnded(boolean failed) {
-        if (run.pastDeadline(System.nanoTime())) {
+        if (run.fixed() || run.pastDeadline(System.nanoTime())) {
             if (done.compareAndSet(false, true)) {
                 run.slotDone();
             }

@@ -5,6 +5,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import org.HdrHistogram.Histogram;
 
+import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,13 +19,25 @@ import java.util.concurrent.TimeUnit;
  * streams back to back (keep-alive) until the duration is over; events received during the warm-up are dropped.
  * The client is plain Netty (HttpClientCodec emits each chunk as it is read; nothing is aggregated).
  *
+ * <p>With {@code --streams-fixed true} each of the C connections runs exactly one stream (as long as the URL asks
+ * for) and is not replaced: the "many long streams" load, where C is in the thousands. Then the duration only
+ * bounds the wait (plus two minutes of grace), and every event after the warm-up is recorded. Connections can be
+ * opened in batches ({@code --ramp-batch N --ramp-interval-ms M}: N connections, then a pause of M ms) so the
+ * target's accept queue is not flooded.
+ *
  * <p>Prints one machine-readable line on stdout:
- * {@code SSE_RESULT label=.. concurrency=.. streams=.. events=.. errors=.. p50_us=.. p90_us=.. p99_us=.. p999_us=.. max_us=.. mean_us=..}
+ * {@code SSE_RESULT label=.. concurrency=.. streams=.. events=.. errors=.. complete=.. p50_us=.. p90_us=.. p99_us=..
+ * p999_us=.. max_us=.. mean_us=.. events_total=.. connections=.. all_open_ms=.. elapsed_ms=.. cpu_ms=..}:
+ * {@code streams} completed with {@code [DONE]}, {@code events} measured, {@code events_total} received including
+ * the warm-up, {@code connections} that opened, {@code all_open_ms} from the first connect until C connections had
+ * opened (-1: never), {@code elapsed_ms} from the first connect to the end, {@code cpu_ms} the CPU time this probe
+ * process used (its share of a small machine).
  */
 public final class SseLatencyProbe {
     private static final String USAGE = "SseLatencyProbe --url http://127.0.0.1:18080/sse?events=200&interval_ms=10"
             + " [--concurrency 100] [--duration-s 10] [--warmup-s 3] [--threads 1]"
-            + " [--transport auto|epoll|io_uring|nio] [--label direct]";
+            + " [--transport auto|epoll|io_uring|nio] [--label direct]"
+            + " [--streams-fixed false] [--ramp-batch 0 (all at once)] [--ramp-interval-ms 100]";
 
     public static void main(String[] argv) throws InterruptedException {
         Args args = new Args(argv, Map.of(
@@ -34,15 +47,22 @@ public final class SseLatencyProbe {
                 "warmup-s", "3",
                 "threads", "1",
                 "transport", "auto",
-                "label", "probe"), USAGE);
+                "label", "probe",
+                "streams-fixed", "false",
+                "ramp-batch", "0",
+                "ramp-interval-ms", "100"), USAGE);
         URI url = URI.create(args.string("url"));
         int concurrency = args.integer("concurrency");
+        boolean fixed = Boolean.parseBoolean(args.string("streams-fixed"));
+        int rampBatch = args.integer("ramp-batch");
+        int rampIntervalMs = args.integer("ramp-interval-ms");
         Transport transport = Transport.select(args.string("transport"));
 
-        long now = System.nanoTime();
-        long measureFrom = now + TimeUnit.SECONDS.toNanos(args.integer("warmup-s"));
-        long deadline = measureFrom + TimeUnit.SECONDS.toNanos(args.integer("duration-s"));
-        ProbeRun run = new ProbeRun(url, measureFrom, deadline, concurrency);
+        long start = System.nanoTime();
+        long measureFrom = start + TimeUnit.SECONDS.toNanos(args.integer("warmup-s"));
+        long duration = TimeUnit.SECONDS.toNanos(args.integer("duration-s"));
+        long deadline = measureFrom + duration;
+        ProbeRun run = new ProbeRun(url, measureFrom, deadline, concurrency, fixed);
 
         EventLoopGroup group = transport.newGroup(args.integer("threads"));
         try {
@@ -55,25 +75,45 @@ public final class SseLatencyProbe {
             for (int i = 0; i < concurrency; i++) {
                 slots.add(new ProbeSlot(run, bootstrap, group));
             }
-            slots.forEach(ProbeSlot::connect);
+            for (int i = 0; i < concurrency; i++) {
+                slots.get(i).connect();
+                if (rampBatch > 0 && (i + 1) % rampBatch == 0 && i + 1 < concurrency) {
+                    Thread.sleep(rampIntervalMs);
+                }
+            }
             // Streams started before the deadline may still run; bound the wait so a stuck proxy cannot hang us.
+            // A fixed stream opened at the end of the ramp runs for the duration from then.
             long graceNanos = TimeUnit.SECONDS.toNanos(120);
-            boolean allDone = run.awaitSlots(deadline - System.nanoTime() + graceNanos);
-            System.out.println(format(args.string("label"), run, allDone));
+            long waitUntil = fixed ? Math.max(deadline, System.nanoTime() + duration) : deadline;
+            boolean allDone = run.awaitSlots(waitUntil - System.nanoTime() + graceNanos);
+            long elapsedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            long allOpenMs = run.allOpenAt() == 0 ? -1 : TimeUnit.NANOSECONDS.toMillis(run.allOpenAt() - start);
+            System.out.println(format(args.string("label"), run, allDone, allOpenMs, elapsedMs));
         } finally {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         }
     }
 
-    private static String format(String label, ProbeRun run, boolean allDone) {
+    private static String format(String label, ProbeRun run, boolean allDone, long allOpenMs, long elapsedMs) {
         Histogram h = run.latencies();
         return String.format(Locale.ROOT,
                 "SSE_RESULT label=%s concurrency=%d streams=%d events=%d errors=%d complete=%s"
-                        + " p50_us=%d p90_us=%d p99_us=%d p999_us=%d max_us=%d mean_us=%.1f",
+                        + " p50_us=%d p90_us=%d p99_us=%d p999_us=%d max_us=%d mean_us=%.1f"
+                        + " events_total=%d connections=%d all_open_ms=%d elapsed_ms=%d cpu_ms=%d",
                 label, run.concurrency(), run.streamsCompleted(), h.getTotalCount(), run.errors(), allDone,
                 micros(h.getValueAtPercentile(50)), micros(h.getValueAtPercentile(90)),
                 micros(h.getValueAtPercentile(99)), micros(h.getValueAtPercentile(99.9)),
-                micros(h.getMaxValue()), h.getMean() / 1_000.0);
+                micros(h.getMaxValue()), h.getMean() / 1_000.0,
+                run.eventsTotal(), run.connections(), allOpenMs, elapsedMs, processCpuMillis());
+    }
+
+    /** CPU time of this process so far, or -1 where the JVM cannot tell. */
+    private static long processCpuMillis() {
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            long nanos = os.getProcessCpuTime();
+            return nanos < 0 ? -1 : TimeUnit.NANOSECONDS.toMillis(nanos);
+        }
+        return -1;
     }
 
     private static long micros(long nanos) {

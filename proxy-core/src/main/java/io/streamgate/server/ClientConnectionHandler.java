@@ -47,6 +47,8 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     private boolean started;
     /** The socket peer; a trusted load balancer may name the real client through the PROXY protocol. */
     private InetAddress socketPeer;
+    /** The socket peer's address as text, made once per connection rather than per request. */
+    private String socketPeerText = "-";
     private int queuedBytes;
     private Exchange current;
     /** Set after a local answer to a request whose (empty) end marker has yet to arrive. */
@@ -104,6 +106,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         started = true;
         InetSocketAddress remote = (InetSocketAddress) ConnectionInfo.connection(ctx.channel()).remoteAddress();
         socketPeer = remote == null ? null : remote.getAddress();
+        socketPeerText = socketPeer == null ? "-" : NetUtil.toAddressString(socketPeer);
         // Not becameIdle(): while shutdown is announced but the listener still accepts, a new connection gets to
         // send its request (answered with Connection: close) instead of being closed unheard.
         startIdleClock();
@@ -226,9 +229,12 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         InetAddress proxied = ConnectionInfo.connection(ctx.channel()).attr(ConnectionInfo.PROXIED_CLIENT).get();
         InetAddress peer = proxied != null ? proxied : socketPeer;
         boolean peerTrusted = peer != null && snapshot.proxies().trusts(peer);
-        List<String> forwardedFor = req.headers().getAll(X_FORWARDED_FOR);
+        // Only a trusted peer's X-Forwarded-For is read (and only then is the list of its values built).
+        List<String> forwardedFor = peerTrusted ? req.headers().getAll(X_FORWARDED_FOR) : List.of();
         InetAddress client = peerTrusted ? snapshot.proxies().clientAddress(peer, forwardedFor) : peer;
-        record.clientIp = client == null ? "-" : NetUtil.toAddressString(client);
+        if (client != socketPeer) {
+            record.clientIp = client == null ? "-" : NetUtil.toAddressString(client);
+        }
         // Server-level rules were skipped at accept for a trusted socket peer; they apply to the real client now.
         boolean serverRulesPending = socketPeer != null && snapshot.proxies().trusts(socketPeer);
         RequestPolicies.Outcome policy = RequestPolicies.evaluate(snapshot, route, req, client, serverRulesPending);
@@ -277,7 +283,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     private ExchangeRecord newRecord(HttpRequest req, String requestId) {
         ExchangeRecord r = new ExchangeRecord();
         r.requestId = requestId;
-        r.clientIp = socketPeer == null ? "-" : NetUtil.toAddressString(socketPeer);
+        r.clientIp = socketPeerText;
         r.method = req.method().name();
         r.uri = req.uri();
         r.protocol = http2 ? "HTTP/2.0" : req.protocolVersion().text();

@@ -73,6 +73,7 @@ import java.util.Map;
 final class Exchange implements UpstreamListener {
     private static final AsciiString EVENT_STREAM = AsciiString.cached("text/event-stream");
     private static final byte[] HEARTBEAT = ":\n\n".getBytes(StandardCharsets.US_ASCII);
+    private static final List<ByteBuf> NOTHING_KEPT = List.of();
 
     private final ClientConnectionHandler connection;
     private final ChannelHandlerContext ctx;
@@ -119,9 +120,12 @@ final class Exchange implements UpstreamListener {
     private long failoverDeadline = Long.MAX_VALUE;
     private long acquireStarted;
     /** Body parts that arrived before an upstream connection was ready. */
-    private final ArrayDeque<HttpContent> pendingBody = new ArrayDeque<>();
-    /** Copies of the body sent so far, kept while it fits the replay buffer, for the one transparent retry. */
-    private List<ByteBuf> replay = new ArrayList<>(2);
+    private final ArrayDeque<HttpContent> pendingBody = new ArrayDeque<>(2); // most requests park none or one part
+    /**
+     * Copies of the body sent so far, kept while it fits the replay buffer, for a retry; null once the body outgrew
+     * it. Starts as the shared empty list: a request without a body (most GETs) allocates none.
+     */
+    private List<ByteBuf> replay = NOTHING_KEPT;
     private long replayBytes;
     private long bodyBytes;
     private boolean requestComplete;
@@ -371,7 +375,7 @@ final class Exchange implements UpstreamListener {
         }
         boolean keepReplay = replay != null;
         dropReplay();
-        replay = keepReplay || requestComplete ? new ArrayList<>(1) : null;
+        replay = keepReplay || requestComplete ? NOTHING_KEPT : null;
         replayBytes = 0;
         ByteBuf buf = ctx.alloc().buffer(body.length).writeBytes(body);
         keepForReplay(buf, body.length);
@@ -520,6 +524,11 @@ final class Exchange implements UpstreamListener {
         }
         attempts++;
         EndpointPool pool = gateway.pools().pool(ctx.channel().eventLoop(), upstream, lease.index());
+        UpstreamConnection idle = fresh ? null : pool.tryIdle();
+        if (idle != null) {
+            onLeased(idle);
+            return;
+        }
         acquireStarted = System.nanoTime();
         Future<UpstreamConnection> f = pool.acquire((int) Math.min(Integer.MAX_VALUE, route.timeouts().connect().toMillis()), fresh);
         if (f.isDone()) {
@@ -646,7 +655,10 @@ final class Exchange implements UpstreamListener {
             }
             return;
         }
-        UpstreamConnection c = f.getNow();
+        onLeased(f.getNow());
+    }
+
+    private void onLeased(UpstreamConnection c) {
         if (done) {
             c.release(true); // never used by us, still clean
             return;
@@ -751,16 +763,19 @@ final class Exchange implements UpstreamListener {
         if (replayBytes + n > upstream.config().replayBuffer()) {
             dropReplay();
         } else if (n > 0) {
+            if (replay == NOTHING_KEPT) {
+                replay = new ArrayList<>(2);
+            }
             replay.add(content.retainedDuplicate());
             replayBytes += n;
         }
     }
 
     private void dropReplay() {
-        if (replay != null) {
+        if (replay != null && replay != NOTHING_KEPT) {
             replay.forEach(ReferenceCountUtil::release);
-            replay = null;
         }
+        replay = null;
     }
 
     private void markRequestSent() {

@@ -92,6 +92,19 @@ public final class EndpointPool {
     }
 
     /**
+     * Leases an idle connection if there is one, or returns null. The common case of a busy pool, taken without the
+     * promise {@link #acquire} needs for the rest.
+     */
+    public UpstreamConnection tryIdle() {
+        assert loop.inEventLoop();
+        UpstreamConnection c = pollIdle();
+        if (c != null) {
+            publish();
+        }
+        return c;
+    }
+
+    /**
      * Leases a connection: an idle one unless {@code fresh}, else a new one while under the limit, else a place in
      * the wait queue. Completes on this pool's loop.
      */

@@ -14,6 +14,12 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        // Netty's default leak detection touches every message in every pipeline: about 8 % of the CPU a proxied
+        // request costs here (benchmarks/results, docs/performance.md). The tests run it at paranoid; a production
+        // process runs without it unless asked for (-Dio.netty.leakDetection.level=simple). Set before Netty loads.
+        if (System.getProperty("io.netty.leakDetection.level") == null && System.getProperty("io.netty.leakDetectionLevel") == null) {
+            System.setProperty("io.netty.leakDetection.level", "disabled");
+        }
         // When the gateway ran and was stopped by a signal, the JVM is already shutting down and this call just
         // waits for the shutdown hook; the process then exits with the JVM's status for that signal.
         System.exit(execute(args, System.out, System.err));

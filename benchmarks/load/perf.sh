@@ -1,0 +1,696 @@
+#!/usr/bin/env bash
+# Streamgate against nginx on one machine, in front of the same BenchBackend, and the backend reached directly
+# (issue 7's "Measure"). Interleaved rounds of these loads (LOADS, default all):
+#   json     small JSON, keep-alive, wrk -c64: requests/s, p50, p99; proxies "bare" (access log off) and "typical"
+#            (rate-limit rule, access log to a file, metrics), see JSON_PROFILES
+#   tls      the same over TLS (typical + TLS; both proxies serve one ECDSA P-256 certificate made at run time)
+#   h2       HTTP/2 over TLS with h2load -m10
+#   sse      per-event latency through 100 concurrent streams, and what each proxy adds over direct
+#   streams  ~10,000 concurrent long SSE streams at 20 events/s through one proxy process: events delivered,
+#            errors, proxy CPU seconds per million events, proxy RSS (peak, and growth per open stream)
+#   conn     new connections per second: plain (wrk, Connection: close), TLS full handshakes (ConnRateProbe)
+#            and TLS resumed (wrk, which resumes its sessions)
+# Every run also records the CPU time the serving process(es) used, per request / event / connection.
+# Medians go to benchmarks/results/<date>-perf.md (also printed). See benchmarks/README.md.
+#
+# Knobs (defaults in brackets; durations in seconds, "10" or "10s"):
+#   ROUNDS [3]  LOADS ["json tls h2 sse streams conn"]  JSON_PROFILES ["bare typical"]
+#   PROFILE [typical]: proxy profile for sse, streams and plain conn (tls, h2 and TLS conn always use typical+TLS)
+#   DURATION [10]: default of JSON_DURATION (alias WRK_DURATION), TLS_DURATION, H2_DURATION, CONN_DURATION
+#   WARMUP [15] (alias WARMUP_WRK_DURATION): wrk warm-up per target before the rounds
+#   WRK_CONNECTIONS [64]  WRK_THREADS [2]  H2_CONNECTIONS [32]  H2_STREAMS [10]  H2_THREADS [2]
+#   SSE_STREAMS [100]  SSE_EVENTS [200]  SSE_INTERVAL_MS [10]  SSE_DURATION_S [10]  SSE_WARMUP_S [3]
+#   STREAMS [10000]  STREAMS_INTERVAL_MS [50]  STREAMS_DURATION_S [30]  STREAMS_RAMP_BATCH [500]
+#   STREAMS_RAMP_INTERVAL_MS [100]  STREAMS_PROBE_THREADS [2]
+#   CONN_KINDS ["plain tls-full tls-resumed"]  CONN_CONNECTIONS [64]  CONN_THREADS [2]
+#   BACKEND_THREADS [2]  STREAMGATE_TRANSPORT [auto] (io_uring|epoll|nio)  STREAMGATE_JAVA_OPTS  BENCH_JAVA_OPTS  RESULTS_FILE [benchmarks/results/<date>-perf.md]
+#   TITLE  STREAMGATE_JAR, BENCH_JAR (prebuilt jars)  REBUILD [0] (1: build in a copy even if jars exist)
+#   MVN_FLAGS (e.g. -o)  BUILD_DIR  KEEP_TMP [0] (1: keep configs, logs and raw tool output)
+# Ports 18080-18086 and 18091/18093/18095 on 127.0.0.1 must be free.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../security/lib.sh"
+HERE=$ROOT/benchmarks/load
+
+secs() { # "10" | "10s" | "2m" -> seconds
+    case $1 in
+        *m) echo $(( ${1%m} * 60 )) ;;
+        *s) echo "${1%s}" ;;
+        *) echo "$1" ;;
+    esac
+}
+
+ROUNDS=${ROUNDS:-3}
+LOADS=${LOADS:-json tls h2 sse streams conn}
+JSON_PROFILES=${JSON_PROFILES:-bare typical}
+PROFILE=${PROFILE:-typical}
+DURATION=$(secs "${DURATION:-10}")
+JSON_DURATION=$(secs "${JSON_DURATION:-${WRK_DURATION:-$DURATION}}")
+TLS_DURATION=$(secs "${TLS_DURATION:-$DURATION}")
+H2_DURATION=$(secs "${H2_DURATION:-$DURATION}")
+CONN_DURATION=$(secs "${CONN_DURATION:-$DURATION}")
+WARMUP=$(secs "${WARMUP:-${WARMUP_WRK_DURATION:-15}}")
+WRK_CONNECTIONS=${WRK_CONNECTIONS:-64}
+WRK_THREADS=${WRK_THREADS:-2}
+H2_CONNECTIONS=${H2_CONNECTIONS:-32}
+H2_STREAMS=${H2_STREAMS:-10}
+H2_THREADS=${H2_THREADS:-2}
+SSE_STREAMS=${SSE_STREAMS:-100}
+SSE_EVENTS=${SSE_EVENTS:-200}
+SSE_INTERVAL_MS=${SSE_INTERVAL_MS:-10}
+SSE_DURATION_S=$(secs "${SSE_DURATION_S:-10}")
+SSE_WARMUP_S=$(secs "${SSE_WARMUP_S:-3}")
+STREAMS=${STREAMS:-10000}
+STREAMS_INTERVAL_MS=${STREAMS_INTERVAL_MS:-50}
+STREAMS_DURATION_S=$(secs "${STREAMS_DURATION_S:-30}")
+STREAMS_RAMP_BATCH=${STREAMS_RAMP_BATCH:-500}
+STREAMS_RAMP_INTERVAL_MS=${STREAMS_RAMP_INTERVAL_MS:-100}
+STREAMS_PROBE_THREADS=${STREAMS_PROBE_THREADS:-2}
+CONN_KINDS=${CONN_KINDS:-plain tls-full tls-resumed}
+CONN_CONNECTIONS=${CONN_CONNECTIONS:-64}
+CONN_THREADS=${CONN_THREADS:-2}
+BACKEND_THREADS=${BACKEND_THREADS:-2}
+DATE=$(date +%Y-%m-%d)
+RESULTS_FILE=${RESULTS_FILE:-$ROOT/benchmarks/results/$DATE-perf.md}
+TITLE=${TITLE:-"Performance: Streamgate vs nginx vs direct ($DATE)"}
+
+# Fixed: the YAML and nginx files name them.
+BACKEND_PORT=18080
+declare -A PORT=([direct]=18080 [sg-bare]=18081 [ng-bare]=18082 [sg-typical]=18083 [ng-typical]=18084
+                 [sg-tls]=18085 [ng-tls]=18086)
+declare -A ADMIN_PORT=([sg-bare]=18091 [sg-typical]=18093 [sg-tls]=18095)
+declare -A SCHEME=([sg-tls]=https [ng-tls]=https)
+declare -A SG_CONFIG=([sg-bare]=streamgate-bench.yaml [sg-typical]=streamgate-typical.yaml
+                      [sg-tls]=streamgate-typical-tls.yaml)
+declare -A NG_CONFIG=([ng-bare]=nginx.conf [ng-typical]=nginx-typical.conf)
+
+has_load() { [[ " $LOADS " == *" $1 "* ]]; }
+has_conn() { has_load conn && [[ " $CONN_KINDS " == *" $1 "* ]]; }
+for l in $LOADS; do
+    [[ $l =~ ^(json|tls|h2|sse|streams|conn)$ ]] || die "unknown load '$l' in LOADS (json tls h2 sse streams conn)"
+done
+for p in $JSON_PROFILES $PROFILE; do [[ $p =~ ^(bare|typical)$ ]] || die "profiles are bare or typical, not '$p'"; done
+for k in $CONN_KINDS; do [[ $k =~ ^(plain|tls-full|tls-resumed)$ ]] || die "unknown CONN_KINDS entry '$k'"; done
+
+# ---- which targets run --------------------------------------------------------------------------------------
+declare -A NEED=([direct]=1)
+need_pair() { NEED[sg-$1]=1; NEED[ng-$1]=1; }
+if has_load json; then for p in $JSON_PROFILES; do need_pair "$p"; done; fi
+if has_load sse || has_load streams || has_conn plain; then need_pair "$PROFILE"; fi
+if has_load tls || has_load h2 || has_conn tls-full || has_conn tls-resumed; then need_pair tls; fi
+[[ -n ${NEED[ng-tls]:-} ]] && NEED[ng-typical]=1 # one nginx serves the typical plain and TLS listeners
+NEED_TLS_FILES=$([[ -n ${NEED[ng-typical]:-}${NEED[sg-tls]:-} ]] && echo 1 || true)
+
+tools=("java (apt-get install openjdk-17-jre-headless)" "nginx (apt-get install nginx-light, or nginx)"
+       "wrk (apt-get install wrk)" "curl (apt-get install curl)")
+[[ -n $NEED_TLS_FILES ]] && tools+=("openssl (apt-get install openssl)")
+has_load h2 && tools+=("h2load (apt-get install nghttp2-client)")
+require_tools "${tools[@]}"
+
+# ---- open files: ~2 per stream in a proxy (client + upstream socket) -------------------------------------------
+HARD_NOFILE=$(ulimit -Hn)
+NOFILE=65536
+[[ $HARD_NOFILE != unlimited ]] && ((HARD_NOFILE < NOFILE)) && NOFILE=$HARD_NOFILE
+ulimit -n "$NOFILE"
+STREAMS_RUN=$STREAMS
+STREAMS_NOTE=
+if has_load streams; then
+    streams_max=$(( (NOFILE - 400) / 2 ))
+    if ((STREAMS > streams_max)); then
+        STREAMS_RUN=$streams_max
+        STREAMS_NOTE="STREAMS=$STREAMS asked for, but the open-files limit here is $NOFILE (ulimit -Hn: $HARD_NOFILE) and a proxy needs two sockets per stream (client and upstream), so $STREAMS_RUN streams were run. Raise the hard limit (limits.conf, systemd LimitNOFILE, or CAP_SYS_RESOURCE) for the full count."
+        log "WARNING: $STREAMS_NOTE"
+    fi
+fi
+
+# ---- jars, ports, certificate -------------------------------------------------------------------------------
+BUILD_DIR=${BUILD_DIR:-${TMPDIR:-/tmp}/streamgate-bench-build}
+ensure_jars # builds in $BUILD_DIR, a copy of the tree, when a jar is missing or REBUILD=1
+# shellcheck disable=SC2206
+BENCH_JAVA=(java ${BENCH_JAVA_OPTS:-} -Dslf4j.internal.verbosity=ERROR -cp "$BENCH_JAR")
+"${BENCH_JAVA[@]}" io.streamgate.bench.SseLatencyProbe --help 2>/dev/null | grep -q streams-fixed \
+    || die "$BENCH_JAR predates perf.sh (no SseLatencyProbe --streams-fixed); rebuild it or run with REBUILD=1"
+
+ports=()
+for inst in "${!NEED[@]}"; do
+    ports+=("${PORT[$inst]}")
+    [[ -n ${ADMIN_PORT[$inst]:-} ]] && ports+=("${ADMIN_PORT[$inst]}")
+done
+require_free_ports "${ports[@]}"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+CLK_TCK=$(getconf CLK_TCK)
+mkdir -p "$TMP/m" "$TMP/raw"
+chmod a+x "$TMP" # nginx's workers run as an unprivileged user
+
+if [[ -n $NEED_TLS_FILES ]]; then
+    mkdir -p "$TMP/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj "/CN=localhost" \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -keyout "$TMP/tls/key.pem" -out "$TMP/tls/cert.pem" 2>/dev/null || die "openssl: certificate"
+fi
+
+# ---- start everything (stopped on exit by lib.sh) -------------------------------------------------------------
+declare -A PID
+start_backend() {
+    "${BENCH_JAVA[@]}" io.streamgate.bench.BenchBackend --port "$BACKEND_PORT" --threads "$BACKEND_THREADS" \
+        >"$TMP/direct.log" 2>&1 &
+    PIDS+=($!); PID[direct]=$!
+    wait_for_port BenchBackend "$BACKEND_PORT" "$!" "$TMP/direct.log"
+}
+start_streamgate_instance() { # instance
+    local inst=$1 opts=()
+    # The bare profile turns the access log off through logback-bench.xml; the others log as configured.
+    [[ $inst == sg-bare ]] && opts+=(-Dlogback.configurationFile="$HERE/logback-bench.xml")
+    # shellcheck disable=SC2086
+    (cd "$TMP" && BENCH_TMP=$TMP exec java ${STREAMGATE_JAVA_OPTS:-} "${opts[@]}" -jar "$STREAMGATE_JAR" \
+        --config "$HERE/${SG_CONFIG[$inst]}" >"$TMP/$inst.log" 2>&1) &
+    PIDS+=($!); PID[$inst]=$!
+    wait_for_port "Streamgate ($inst)" "${PORT[$inst]}" "$!" "$TMP/$inst.log"
+}
+start_nginx_instance() { # instance
+    local inst=$1 dir=$TMP/$1 conf=${NG_CONFIG[$1]}
+    mkdir -p "$dir/logs"
+    cp "$HERE/$conf" "$dir/"
+    [[ -d $TMP/tls ]] && cp -r "$TMP/tls" "$dir/"
+    chmod -R a+rwX "$dir"
+    nginx -c "$dir/$conf" -p "$dir/" -e "$dir/error.log" -g "worker_rlimit_nofile $NOFILE;" >"$TMP/$inst.log" 2>&1 &
+    PIDS+=($!); PID[$inst]=$!
+    wait_for_port "nginx ($inst)" "${PORT[$inst]}" "$!" "$TMP/$inst.log"
+}
+
+start_backend
+for inst in sg-bare sg-typical sg-tls; do [[ -n ${NEED[$inst]:-} ]] && start_streamgate_instance "$inst"; done
+for inst in ng-bare ng-typical; do [[ -n ${NEED[$inst]:-} ]] && start_nginx_instance "$inst"; done
+[[ -n ${NEED[ng-tls]:-} ]] && PID[ng-tls]=${PID[ng-typical]}
+INSTANCES=()
+for inst in direct sg-bare ng-bare sg-typical ng-typical sg-tls ng-tls; do
+    [[ -n ${NEED[$inst]:-} ]] && INSTANCES+=("$inst")
+done
+
+url_of() { echo "${SCHEME[$1]:-http}://127.0.0.1:${PORT[$1]}"; }
+column_of() { case $1 in direct) echo direct ;; sg-*) echo streamgate ;; ng-*) echo nginx ;; esac; }
+
+for inst in "${INSTANCES[@]}"; do
+    code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 5 "$(url_of "$inst")/json" || true)
+    [[ $code == 200 ]] || log "WARNING: $inst answered GET /json with HTTP '$code'; its numbers will show errors"
+done
+if has_load h2; then
+    for inst in sg-tls ng-tls; do
+        v=$(curl -sk --http2 -o /dev/null -w '%{http_version}' --max-time 5 "$(url_of "$inst")/json" || true)
+        [[ $v == 2 ]] || log "WARNING: $inst did not answer over HTTP/2 (curl saw HTTP/$v)"
+    done
+fi
+
+# ---- process facts: CPU time, memory, open files ----------------------------------------------------------------
+pids_of() { # instance -> the process and, for nginx, its workers
+    local p=${PID[$1]}
+    echo "$p"
+    [[ $1 == ng-* ]] && cat /proc/"$p"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . || true
+}
+cpu_ticks() { # instance -> utime + stime of its processes, in clock ticks
+    local p t=0 f
+    for p in $(pids_of "$1"); do
+        f=$(cat /proc/"$p"/stat 2>/dev/null) || continue
+        f=${f##*) } # fields after "(comm) ": state is field 3 of the original numbering
+        t=$(( t + $(awk '{print $12 + $13}' <<<"$f") ))
+    done
+    echo "$t"
+}
+mem_kib() { # instance field(VmRSS|VmHWM) -> sum over its processes, KiB
+    local p s=0 v
+    for p in $(pids_of "$1"); do
+        v=$(awk -v k="$2:" '$1 == k {print $2}' /proc/"$p"/status 2>/dev/null || true)
+        s=$(( s + ${v:-0} ))
+    done
+    echo "$s"
+}
+reset_peak() { local p; for p in $(pids_of "$1"); do echo 5 >/proc/"$p"/clear_refs 2>/dev/null || true; done; }
+open_fds() { local p s=0; for p in $(pids_of "$1"); do s=$(( s + $(ls /proc/"$p"/fd 2>/dev/null | wc -l) )); done; echo "$s"; }
+machine_ticks() { awk '/^cpu / {busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6}' /proc/stat; }
+access_log_lines() { # instance -> lines in its access log file(s), empty when it writes none
+    case $1 in
+        sg-typical) cat "$TMP"/streamgate-typical-access.log* 2>/dev/null | wc -l ;;
+        sg-tls) cat "$TMP"/streamgate-tls-access.log* 2>/dev/null | wc -l ;;
+        ng-typical | ng-tls) wc -l <"$TMP/ng-typical/logs/access.log" ;;
+    esac
+}
+
+# ---- recording ----------------------------------------------------------------------------------------------------
+rec() { echo "$4" >>"$TMP/m/$1.$2.$3"; } # section column metric value
+num() { [[ -n ${1:-} ]] && echo "$1" || echo nan; }
+kv() { tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k {print $2}' | grep . || echo nan; } # key line
+to_us() { # "319.00us" | "1.87ms" | "2.01s" -> microseconds
+    awk -v v="$1" 'BEGIN {
+        if (v ~ /us$/) { sub(/us$/, "", v); printf "%.0f", v }
+        else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.0f", v * 1000 }
+        else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.0f", v * 1000000 }
+        else print "nan" }'
+}
+per_unit() { # ticks count scale -> CPU time per unit (scale 1e6: µs per unit; 1e6 with events: s per million)
+    awk -v t="$1" -v n="$2" -v s="$3" -v hz="$CLK_TCK" 'BEGIN {
+        if (n == "nan" || n <= 0) print "nan"; else printf "%.1f", t / hz * s / n }'
+}
+# Measures around a command: CPU ticks of the instance's processes and access-log lines written.
+begin_measure() { M_TICKS=$(cpu_ticks "$1"); M_LINES=$(access_log_lines "$1"); }
+end_measure() { # section instance count(requests, connections) [count for the access log: requests started]
+    local ticks lines logged=${4:-$3}
+    ticks=$(( $(cpu_ticks "$2") - M_TICKS ))
+    rec "$1" "$(column_of "$2")" cpu_us "$(per_unit "$ticks" "$3" 1000000)"
+    if [[ -n $M_LINES ]]; then
+        sleep 1.5 # nginx flushes its 64 KiB log buffer every second
+        lines=$(( $(access_log_lines "$2") - M_LINES ))
+        rec "$1" "$(column_of "$2")" log_ratio "$(awk -v l="$lines" -v n="$logged" 'BEGIN {
+            if (n == "nan" || n <= 0) print "nan"; else printf "%.3f", l / n }')"
+    fi
+}
+
+# ---- the loads ------------------------------------------------------------------------------------------------------
+# wrk_run SECTION INSTANCE SECONDS record|no [extra wrk args]: requests/s, p50, p99, errors, CPU per request
+wrk_run() {
+    local section=$1 inst=$2 seconds=$3 mode=$4 out col
+    shift 4
+    col=$(column_of "$inst")
+    [[ $mode == record ]] && begin_measure "$inst"
+    out=$(wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${seconds}s" --latency "$@" "$(url_of "$inst")/json" 2>&1 || true)
+    [[ $mode == record ]] || return 0
+    echo "$out" >>"$TMP/raw/wrk-$section-$inst.txt"
+    local rps p50 p99 non2xx sockerr total
+    rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    total=$(awk '/requests in/ {print $1}' <<<"$out")
+    non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
+    sockerr=$(awk -F'[ ,]+' '/Socket errors:/ {print $4 + $6 + $8 + $10}' <<<"$out")
+    rec "$section" "$col" rps "$(num "$rps")"
+    rec "$section" "$col" p50 "$( [[ -n $p50 ]] && to_us "$p50" || echo nan)"
+    rec "$section" "$col" p99 "$( [[ -n $p99 ]] && to_us "$p99" || echo nan)"
+    rec "$section" "$col" errors "$(( ${non2xx:-0} + ${sockerr:-0} ))"
+    end_measure "$section" "$inst" "$(num "$total")"
+    log "  $section $inst: ${rps:-?}/s, p50 ${p50:-?}, p99 ${p99:-?}, errors $(( ${non2xx:-0} + ${sockerr:-0} ))"
+}
+
+# h2_run SECTION INSTANCE SECONDS record|no: h2load gives requests/s and mean/max/sd of request time (no percentiles)
+h2_run() {
+    local section=$1 inst=$2 seconds=$3 mode=$4 out col
+    col=$(column_of "$inst")
+    [[ $mode == record ]] && begin_measure "$inst"
+    out=$(h2load -D "$seconds" -c "$H2_CONNECTIONS" -m "$H2_STREAMS" -t "$H2_THREADS" "$(url_of "$inst")/json" 2>&1 || true)
+    [[ $mode == record ]] || return 0
+    echo "$out" >>"$TMP/raw/h2load-$inst.txt"
+    local rps errors done_ started mean max proto
+    rps=$(awk '/^finished in/ {for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^req\/s/) printf "%.0f", $i}' <<<"$out")
+    # "requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout" and
+    # "status codes: N 2xx, N 3xx, N 4xx, N 5xx": failures plus non-2xx answers.
+    errors=$(awk '/^requests:/ {e += $10 + $12 + $14} /^status codes:/ {e += $5 + $7 + $9} END {print e + 0}' <<<"$out")
+    done_=$(awk '/^requests:/ {print $8}' <<<"$out")
+    started=$(awk '/^requests:/ {print $6}' <<<"$out") # those in flight at the end are logged too (as 499)
+    mean=$(awk '/^time for request:/ {print $6}' <<<"$out")
+    max=$(awk '/^time for request:/ {print $5}' <<<"$out")
+    proto=$(awk '/^Application protocol:/ {print $3}' <<<"$out")
+    rec "$section" "$col" rps "$(num "$rps")"
+    rec "$section" "$col" mean "$( [[ -n $mean ]] && to_us "$mean" || echo nan)"
+    rec "$section" "$col" max "$( [[ -n $max ]] && to_us "$max" || echo nan)"
+    rec "$section" "$col" errors "$(num "$errors")"
+    end_measure "$section" "$inst" "$(num "$done_")" "$(num "$started")"
+    log "  $section $inst: ${rps:-?} req/s (${proto:-?}), mean ${mean:-?}, max ${max:-?}, errors ${errors:-?}"
+}
+
+# sse_run INSTANCE SECONDS WARMUP record|no: per-event latency with SSE_STREAMS streams run back to back
+sse_run() {
+    local inst=$1 line col
+    col=$(column_of "$inst")
+    line=$(timeout $(( $2 + $3 + 180 )) "${BENCH_JAVA[@]}" io.streamgate.bench.SseLatencyProbe \
+        --url "$(url_of "$inst")/sse?events=$SSE_EVENTS&interval_ms=$SSE_INTERVAL_MS" \
+        --concurrency "$SSE_STREAMS" --duration-s "$2" --warmup-s "$3" --label "$inst" 2>>"$TMP/raw/probe-$inst.err" \
+        | grep '^SSE_RESULT' || true)
+    [[ $4 == record ]] || return 0
+    echo "${line:-SSE_RESULT label=$inst failed}" >>"$TMP/raw/sse-$inst.txt"
+    local key
+    for key in p50_us p90_us p99_us p999_us max_us events streams errors; do
+        rec sse "$col" "$key" "$(kv "$key" "$line")"
+    done
+    log "  sse $inst: ${line#SSE_RESULT }"
+}
+
+# streams_run INSTANCE: STREAMS_RUN concurrent streams, one per connection, each as long as STREAMS_DURATION_S
+streams_run() {
+    local inst=$1 col events_each expected probe line ramp_ms
+    col=$(column_of "$inst")
+    events_each=$(( STREAMS_DURATION_S * 1000 / STREAMS_INTERVAL_MS ))
+    expected=$(( STREAMS_RUN * events_each ))
+    ramp_ms=$(( STREAMS_RAMP_BATCH > 0 ? STREAMS_RUN / STREAMS_RAMP_BATCH * STREAMS_RAMP_INTERVAL_MS : 0 ))
+    reset_peak "$inst"; reset_peak direct
+    local rss0 fds0 t0 b0 m0 t1 b1 m1 hwm busy fds peak_fds=0 rss_at_peak=0 heap_at_peak=
+    rss0=$(mem_kib "$inst" VmRSS); fds0=$(open_fds "$inst")
+    t0=$(cpu_ticks "$inst"); b0=$(cpu_ticks direct); m0=$(machine_ticks)
+    timeout $(( STREAMS_DURATION_S + ramp_ms / 1000 + 300 )) "${BENCH_JAVA[@]}" io.streamgate.bench.SseLatencyProbe \
+        --url "$(url_of "$inst")/sse?events=$events_each&interval_ms=$STREAMS_INTERVAL_MS" \
+        --concurrency "$STREAMS_RUN" --streams-fixed true --ramp-batch "$STREAMS_RAMP_BATCH" \
+        --ramp-interval-ms "$STREAMS_RAMP_INTERVAL_MS" --threads "$STREAMS_PROBE_THREADS" \
+        --duration-s "$STREAMS_DURATION_S" --warmup-s 0 --label "$inst" \
+        >"$TMP/raw/streams-$inst.out" 2>>"$TMP/raw/probe-$inst.err" &
+    probe=$!
+    PIDS+=("$probe")
+    # Once a second: the moment the most connections are open gives "RSS with all streams open".
+    while kill -0 "$probe" 2>/dev/null; do
+        sleep 1
+        fds=$(open_fds "$inst")
+        if ((fds > peak_fds)); then
+            peak_fds=$fds
+            rss_at_peak=$(mem_kib "$inst" VmRSS)
+            if [[ $inst == sg-* ]]; then # the gateway's own view: heap used / Netty direct memory, MiB
+                heap_at_peak=$(curl -s --max-time 5 "http://127.0.0.1:${ADMIN_PORT[$inst]}/metrics" | awk '
+                    /^jvm_memory_used_bytes\{.*area="heap"/ {h += $NF} /^streamgate_netty_direct_memory_bytes/ {d += $NF}
+                    END {printf "%.0f/%.0f", h / 1048576, d / 1048576}' || true)
+            fi
+        fi
+    done
+    wait "$probe" || true
+    t1=$(cpu_ticks "$inst"); b1=$(cpu_ticks direct); m1=$(machine_ticks)
+    hwm=$(mem_kib "$inst" VmHWM)
+    line=$(grep '^SSE_RESULT' "$TMP/raw/streams-$inst.out" || echo "SSE_RESULT label=$inst failed")
+    echo "$line" >>"$TMP/raw/streams-$inst.txt"
+    local got errors probe_cpu
+    got=$(kv events_total "$line"); errors=$(kv errors "$line"); probe_cpu=$(kv cpu_ms "$line")
+    busy=$(awk -v a="$m0" -v b="$m1" 'BEGIN { split(a, x, " "); split(b, y, " ");
+        if (y[2] > x[2]) printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]); else print "nan" }')
+    rec streams "$col" expected "$expected"
+    rec streams "$col" received "$got"
+    rec streams "$col" delivered_pct "$(awk -v g="$got" -v e="$expected" 'BEGIN {
+        if (g == "nan" || e <= 0) print "nan"; else printf "%.3f", 100 * g / e }')"
+    rec streams "$col" errors "$errors"
+    rec streams "$col" completed "$(kv streams "$line")"
+    rec streams "$col" all_open_s "$(awk -v v="$(kv all_open_ms "$line")" 'BEGIN { if (v == "nan" || v < 0) print "nan"; else printf "%.1f", v / 1000 }')"
+    rec streams "$col" elapsed_s "$(awk -v v="$(kv elapsed_ms "$line")" 'BEGIN { if (v == "nan") print "nan"; else printf "%.1f", v / 1000 }')"
+    rec streams "$col" p50_us "$(kv p50_us "$line")"
+    rec streams "$col" p99_us "$(kv p99_us "$line")"
+    rec streams "$col" backend_cpu "$(per_unit $(( (b1 - b0) )) "$got" 1000000)"
+    rec streams "$col" probe_cpu "$(awk -v c="$probe_cpu" -v g="$got" 'BEGIN {
+        if (c == "nan" || c < 0 || g == "nan" || g <= 0) print "nan"; else printf "%.1f", c / 1000 * 1000000 / g }')"
+    rec streams "$col" machine_busy "$busy"
+    if [[ $inst != direct ]]; then
+        rec streams "$col" cpu "$(per_unit $(( t1 - t0 )) "$got" 1000000)"
+        rec streams "$col" hwm_mib "$(( hwm / 1024 ))"
+        rec streams "$col" rss0_mib "$(( rss0 / 1024 ))"
+        rec streams "$col" rss_peak_fds_mib "$(( rss_at_peak / 1024 ))"
+        rec streams "$col" kib_per_stream "$(awk -v a="$rss_at_peak" -v b="$rss0" -v n="$STREAMS_RUN" 'BEGIN {printf "%.1f", (a - b) / n}')"
+        rec streams "$col" fds_peak "$peak_fds"
+        [[ -n $heap_at_peak ]] && echo "$heap_at_peak" >>"$TMP/m/streams.heap_direct_peak"
+    fi
+    log "  streams $inst: $got/$expected events, errors $errors, all open after $(kv all_open_ms "$line") ms, took $(kv elapsed_ms "$line") ms; CPU $(( (t1 - t0) / CLK_TCK )) s, probe $(( ${probe_cpu/nan/0} / 1000 )) s, machine busy ${busy}%; open files $fds0 -> $peak_fds, RSS ${rss0} -> ${rss_at_peak} KiB (peak $hwm)${heap_at_peak:+, heap/direct MiB $heap_at_peak}"
+}
+
+# conn_run KIND INSTANCE SECONDS record|no: new connections per second
+conn_run() {
+    local kind=$1 inst=$2 seconds=$3 mode=$4 section=conn-$1 col line
+    col=$(column_of "$inst")
+    if [[ $kind != tls-full ]]; then
+        local WRK_CONNECTIONS=$CONN_CONNECTIONS WRK_THREADS=$CONN_THREADS
+        wrk_run "$section" "$inst" "$seconds" "$mode" -H 'Connection: close'
+        return 0
+    fi
+    [[ $mode == record ]] && begin_measure "$inst"
+    line=$(timeout $(( seconds + 60 )) "${BENCH_JAVA[@]}" io.streamgate.bench.ConnRateProbe \
+        --url "$(url_of "$inst")/json" --concurrency "$CONN_CONNECTIONS" --threads "$CONN_THREADS" \
+        --duration-s "$seconds" --warmup-s 2 --label "$inst" 2>>"$TMP/raw/conn-$inst.err" | grep '^CONN_RESULT' || true)
+    [[ $mode == record ]] || return 0
+    echo "${line:-CONN_RESULT label=$inst failed}" >>"$TMP/raw/conn-$inst.txt"
+    rec "$section" "$col" rps "$(kv conn_per_s "$line")"
+    rec "$section" "$col" p50 "$(kv p50_us "$line")"
+    rec "$section" "$col" p99 "$(kv p99_us "$line")"
+    rec "$section" "$col" errors "$(kv errors "$line")"
+    echo "$inst $(kv tls "$line")" >>"$TMP/m/conn-tls-full.session"
+    # The proxy's CPU is measured over the whole probe run, warm-up included, so divide by all its connections.
+    rec "$section" "$col" client_cpu_us "$(awk -v c="$(kv cpu_ms "$line")" -v n="$(kv connections_total "$line")" 'BEGIN {
+        if (c == "nan" || c < 0 || n == "nan" || n <= 0) print "nan"; else printf "%.1f", c * 1000 / n }')"
+    end_measure "$section" "$inst" "$(kv connections_total "$line")"
+    log "  $section $inst: ${line#CONN_RESULT }"
+}
+
+# ---- warm-up (JIT, pools, TLS), then interleaved rounds -----------------------------------------------------------
+pair() { # profile round -> its two proxies, Streamgate first in odd rounds and nginx first in even ones
+    if (( $2 % 2 )); then echo "sg-$1 ng-$1"; else echo "ng-$1 sg-$1"; fi
+}
+log "warm-up: ${WARMUP}s of wrk per target${NEED[sg-tls]:+ (TLS ones over TLS)}"
+for inst in "${INSTANCES[@]}"; do
+    wrk_run warmup "$inst" "$WARMUP" no
+    if [[ $inst == *-tls ]]; then
+        has_load h2 && h2_run warmup "$inst" "$WARMUP" no
+        has_conn tls-full && conn_run tls-full "$inst" 5 no
+    fi
+done
+if has_load sse; then
+    for inst in direct $(pair "$PROFILE" 1); do sse_run "$inst" 5 0 no; done
+fi
+
+for round in $(seq "$ROUNDS"); do
+    log "round $round/$ROUNDS"
+    for load in $LOADS; do
+        case $load in
+            json)
+                sleep 1
+                wrk_run json-direct direct "$JSON_DURATION" record
+                for p in $JSON_PROFILES; do
+                    for inst in $(pair "$p" "$round"); do sleep 1; wrk_run "json-$p" "$inst" "$JSON_DURATION" record; done
+                done ;;
+            tls)
+                for inst in $(pair tls "$round"); do sleep 1; wrk_run tls "$inst" "$TLS_DURATION" record; done ;;
+            h2)
+                for inst in $(pair tls "$round"); do sleep 1; h2_run h2 "$inst" "$H2_DURATION" record; done ;;
+            sse)
+                for inst in direct $(pair "$PROFILE" "$round"); do
+                    sleep 1; sse_run "$inst" "$SSE_DURATION_S" "$SSE_WARMUP_S" record
+                done ;;
+            streams)
+                for inst in direct $(pair "$PROFILE" "$round"); do sleep 3; streams_run "$inst"; done ;;
+            conn)
+                for kind in $CONN_KINDS; do
+                    if [[ $kind == plain ]]; then targets="direct $(pair "$PROFILE" "$round")"; else targets=$(pair tls "$round"); fi
+                    for inst in $targets; do sleep 1; conn_run "$kind" "$inst" "$CONN_DURATION" record; done
+                done ;;
+        esac
+    done
+done
+
+# ---- facts gathered after the runs ----------------------------------------------------------------------------------
+transport_of() { grep -oE 'transport:? [a-z_]+' "$TMP/$1.log" | head -1 | awk '{print $2}' || true; }
+tls_session() { # port -> "TLSv1.3 TLS_AES_256_GCM_SHA384, ALPN h2" as openssl s_client sees it
+    openssl s_client -connect "127.0.0.1:$1" -alpn h2,http/1.1 </dev/null 2>/dev/null \
+        | awk '/^New,/ {p = $2 " " $NF} /^ALPN protocol:/ {a = ", ALPN " $3} END {print p a}' | tr -d ','
+}
+METRICS_NOTE=
+for inst in sg-typical sg-tls sg-bare; do
+    [[ -n ${NEED[$inst]:-} ]] || continue
+    n=$(curl -s --max-time 5 "http://127.0.0.1:${ADMIN_PORT[$inst]}/metrics" | grep -c '^streamgate_requests_total' || true)
+    METRICS_NOTE="Streamgate ($inst) /metrics: $n streamgate_requests_total series"
+    break
+done
+if [[ -n ${NEED[ng-typical]:-} ]]; then
+    ng_requests=$(curl -s --max-time 5 "http://127.0.0.1:${PORT[ng-typical]}/nginx_status" | awk 'NR == 3 {print $3}')
+    METRICS_NOTE="$METRICS_NOTE; nginx (typical) stub_status: ${ng_requests:-?} requests"
+fi
+
+# ---- report -----------------------------------------------------------------------------------------------------------
+values() { local f="$TMP/m/$1.$2.$3"; [[ -f $f ]] && grep -v '^nan$' "$f" || true; }
+median() { # section column metric
+    values "$@" | sort -g | awk '{v[NR] = $1} END {
+        if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+total() { local f="$TMP/m/$1.$2.$3"; [[ -f $f ]] && awk '$1 != "nan" {s += $1} END {print s + 0}' "$f" || echo nan; }
+show() { [[ $1 == nan ]] && echo "—" || echo "$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "—"; else printf "%.2f", a / b }'; }
+diff_() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan") print "—"; else printf "%+d", a - b }'; }
+rounds_of() { local f="$TMP/m/$1.$2.$3"; [[ -f $f ]] && paste -sd/ "$f" || echo "—"; }
+HEADER='| | direct | streamgate | nginx | streamgate/nginx | streamgate/direct | nginx/direct |
+|---|---:|---:|---:|---:|---:|---:|'
+# row LABEL SECTION METRIC [total|added|plain] [DIRECT_SECTION]
+row() {
+    local label=$1 section=$2 metric=$3 kind=${4:-ratio} dsec=${5:-$2} d s n
+    if [[ $kind == total ]]; then
+        d=$(total "$dsec" direct "$metric"); s=$(total "$section" streamgate "$metric"); n=$(total "$section" nginx "$metric")
+        [[ -f $TMP/m/$dsec.direct.$metric ]] || d=nan
+        echo "| $label | $(show "$d") | $(show "$s") | $(show "$n") | | | |"
+        return
+    fi
+    d=$(median "$dsec" direct "$metric"); s=$(median "$section" streamgate "$metric"); n=$(median "$section" nginx "$metric")
+    case $kind in
+        added) echo "| $label | 0 | $(diff_ "$s" "$d") | $(diff_ "$n" "$d") | | | |" ;;
+        plain) echo "| $label | $(show "$d") | $(show "$s") | $(show "$n") | $(ratio "$s" "$n") | | |" ;;
+        *) echo "| $label | $(show "$d") | $(show "$s") | $(show "$n") | $(ratio "$s" "$n") | $(ratio "$s" "$d") | $(ratio "$n" "$d") |" ;;
+    esac
+}
+has_section() { compgen -G "$TMP/m/$1.*" >/dev/null; }
+
+# Is the backend fast enough? Its direct rate (json load, else the warm-up) against every proxy figure.
+if has_section json-direct; then
+    DIRECT_RPS=$(median json-direct direct rps)
+else
+    DIRECT_RPS=nan
+fi
+BEST_PROXY=0 BEST_WHERE=
+for section in json-bare json-typical tls h2; do
+    for col in streamgate nginx; do
+        v=$(median "$section" "$col" rps)
+        [[ $v != nan ]] && awk -v a="$v" -v b="$BEST_PROXY" 'BEGIN {exit !(a > b)}' && { BEST_PROXY=$v; BEST_WHERE="$col, $section"; }
+    done
+done
+if [[ $DIRECT_RPS == nan ]]; then
+    BACKEND_CHECK="not checked (the json load did not run, so there is no direct requests/s figure)"
+elif [[ -z $BEST_WHERE ]]; then
+    BACKEND_CHECK="direct $DIRECT_RPS requests/s; no request/response load through a proxy ran"
+elif awk -v a="$DIRECT_RPS" -v b="$BEST_PROXY" 'BEGIN {exit !(a > b)}'; then
+    BACKEND_CHECK="OK: direct $DIRECT_RPS requests/s is $(ratio "$DIRECT_RPS" "$BEST_PROXY")× the best proxy figure ($BEST_PROXY, $BEST_WHERE), so the backend is not what limits the proxies"
+else
+    BACKEND_CHECK="WARNING: direct $DIRECT_RPS requests/s does not exceed the best proxy figure ($BEST_PROXY, $BEST_WHERE): the backend (or the machine) may be the bottleneck"
+fi
+
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "none (no commit yet)")
+[[ -n $(git -C "$ROOT" status --porcelain 2>/dev/null | head -1) ]] && COMMIT="$COMMIT (working tree modified)"
+SG_INST=sg-$PROFILE; for i in sg-typical sg-bare sg-tls; do [[ -n ${NEED[$i]:-} ]] && { SG_INST=$i; break; }; done
+TLS_PROVIDER=$( [[ -n ${NEED[sg-tls]:-} ]] && grep -oE 'TLS by [^,(]+' "$TMP/sg-tls.log" | head -1 || true)
+
+mkdir -p "$(dirname "$RESULTS_FILE")"
+{
+    echo "# $TITLE"
+    echo
+    echo "- Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM, Linux $(uname -r)"
+    echo "- Load average before the run: $LOAD_BEFORE (anything above ~0.5 means other work was competing for the CPUs)."
+    echo "- Java: $(java -version 2>&1 | head -1); nginx: $(nginx -v 2>&1 | sed 's/.*version: //') ($(nginx -V 2>&1 | grep -o 'running with OpenSSL [0-9.a-z]*' || echo OpenSSL)); wrk: $(wrk -v 2>&1 | head -1 | awk '{print $2}')$(has_load h2 && echo "; $(h2load --version | head -1)")"
+    echo "- Streamgate commit: $COMMIT; transport: $(transport_of "$SG_INST"); ${TLS_PROVIDER:+$TLS_PROVIDER; }BenchBackend: $(grep -o 'transport=[a-z_]*' "$TMP/direct.log" | head -1 | cut -d= -f2), $BACKEND_THREADS threads; nginx: epoll, worker_processes auto ($(nproc))"
+    echo "- JVM options: Streamgate '${STREAMGATE_JAVA_OPTS:-defaults}', BenchBackend and probes '${BENCH_JAVA_OPTS:-defaults}'. Open-files limit: $NOFILE."
+    echo "- Everything (backend, proxies, load generators) shares the same $(nproc) cores; a proxy that uses more CPU also slows the backend and the client."
+    profiles=()
+    [[ -n ${NEED[sg-bare]:-} ]] && profiles+=("**bare** = proxying only, access logs off (\`streamgate-bench.yaml\` + \`logback-bench.xml\`, \`nginx.conf\`)")
+    [[ -n ${NEED[sg-typical]:-} ]] && profiles+=("**typical** = a per-client-IP rate-limit rule that never refuses, the access log written to a file (nginx: \`buffer=64k flush=1s\`), metrics (Streamgate's /metrics, nginx's stub_status) (\`streamgate-typical.yaml\`, \`nginx-typical.conf\`)")
+    [[ -n ${NEED[sg-tls]:-} ]] && profiles+=("**typical+TLS** = typical on a TLS listener with HTTP/2 by ALPN (\`streamgate-typical-tls.yaml\`, the TLS listener of \`nginx-typical.conf\`), one ECDSA P-256 certificate for both")
+    echo "- Profiles: $(printf '%s; ' "${profiles[@]}" | sed 's/; $//').$(has_load sse || has_load streams || has_conn plain && echo " sse, streams and plain conn ran with the **$PROFILE** profile.")"
+    echo "- Warm-up: ${WARMUP}s of wrk per target (and h2load / TLS handshakes / SSE where those loads run), then $ROUNDS interleaved rounds (the proxy that goes first alternates); tables show medians over the rounds."
+    echo "- Backend capacity: $BACKEND_CHECK."
+    [[ -n $METRICS_NOTE ]] && echo "- Metrics after the run: $METRICS_NOTE."
+    if [[ -n ${NEED[sg-tls]:-} ]]; then
+        echo "- TLS as \`openssl s_client\` negotiates it: Streamgate $(tls_session "${PORT[sg-tls]}"); nginx $(tls_session "${PORT[ng-tls]}")."
+    fi
+    echo "- CPU rows: user + system time of the serving process(es) during the run (/proc/PID/stat), divided by the work done; for direct that is the backend, for a proxy only the proxy (nginx: master + workers)."
+    echo
+    for p in $JSON_PROFILES; do
+        has_section "json-$p" || continue
+        echo "## Small JSON, keep-alive ($p): wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${JSON_DURATION}s --latency, GET /json (237 B body)"
+        echo
+        echo "$HEADER"
+        row "requests/s (higher is better)" "json-$p" rps ratio json-direct
+        row "latency p50 (µs)" "json-$p" p50 ratio json-direct
+        row "latency p99 (µs)" "json-$p" p99 ratio json-direct
+        row "CPU µs per request" "json-$p" cpu_us ratio json-direct
+        [[ $p == typical ]] && row "access log lines / requests" "json-$p" log_ratio plain json-none
+        row "errors, all rounds (non-2xx + socket)" "json-$p" errors total json-direct
+        echo
+    done
+    if has_section tls; then
+        echo "## Small JSON over TLS (typical+TLS): wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${TLS_DURATION}s --latency, https://…/json, keep-alive"
+        echo
+        echo "The backend speaks no TLS, so there is no direct column; compare with the plain typical table above."
+        echo
+        echo "$HEADER"
+        row "requests/s" tls rps
+        row "latency p50 (µs)" tls p50
+        row "latency p99 (µs)" tls p99
+        row "CPU µs per request" tls cpu_us
+        row "access log lines / requests" tls log_ratio plain
+        row "errors, all rounds" tls errors total
+        echo
+    fi
+    if has_section h2; then
+        echo "## HTTP/2 over TLS (typical+TLS): h2load -c$H2_CONNECTIONS -m$H2_STREAMS -t$H2_THREADS -D$H2_DURATION, GET /json"
+        echo
+        echo "h2load reports no percentiles: mean and max of the request time. Both proxies speak HTTP/1.1 to the backend."
+        echo
+        echo "$HEADER"
+        row "requests/s" h2 rps
+        row "request time mean (µs)" h2 mean
+        row "request time max (µs)" h2 max
+        row "CPU µs per request" h2 cpu_us
+        row "access log lines / requests" h2 log_ratio plain
+        row "errors, all rounds (failed + non-2xx)" h2 errors total
+        echo
+    fi
+    if has_section sse; then
+        echo "## SSE ($PROFILE): $SSE_STREAMS concurrent streams, $SSE_EVENTS events every $SSE_INTERVAL_MS ms each, ${SSE_DURATION_S}s measured after ${SSE_WARMUP_S}s"
+        echo
+        echo "Latency of each event from the backend's write to the probe's read (µs)."
+        echo
+        echo "$HEADER"
+        row "p50" sse p50_us
+        row "p90" sse p90_us
+        row "p99" sse p99_us
+        row "p99.9" sse p999_us
+        row "max" sse max_us
+        row "added p50 vs direct" sse p50_us added
+        row "added p99 vs direct" sse p99_us added
+        row "events measured" sse events
+        row "streams completed" sse streams
+        row "stream errors, all rounds" sse errors total
+        echo
+    fi
+    if has_section streams; then
+        events_each=$(( STREAMS_DURATION_S * 1000 / STREAMS_INTERVAL_MS ))
+        echo "## Many long streams ($PROFILE): $STREAMS_RUN concurrent SSE streams, one per connection, $events_each events every $STREAMS_INTERVAL_MS ms each ($(( STREAMS_RUN * 1000 / STREAMS_INTERVAL_MS )) events/s in all, ${STREAMS_DURATION_S}s per stream)"
+        echo
+        [[ -n $STREAMS_NOTE ]] && { echo "**Note:** $STREAMS_NOTE"; echo; }
+        echo "Connections opened $STREAMS_RAMP_BATCH at a time every $STREAMS_RAMP_INTERVAL_MS ms; *all open after* is when the probe had all of them open, *run took* when the last stream ended (the ramp plus ${STREAMS_DURATION_S}s if every target keeps up). Memory: RSS of the proxy (nginx: master + workers summed, so shared pages count more than once) just before the run, at the second the most of its files were open (sampled once a second), and its peak (VmHWM, reset before the run); per stream = (RSS with the most open − before) / streams. CPU: per million events received; the backend's and the probe's are there to show how much of the machine the harness itself took."
+        echo
+        echo "$HEADER"
+        row "events expected" streams expected
+        row "events received" streams received
+        row "delivered (%)" streams delivered_pct
+        row "streams completed" streams completed
+        row "errors, all rounds" streams errors total
+        row "all connections open after (s)" streams all_open_s
+        row "run took (s)" streams elapsed_s
+        row "event latency p50 (µs)" streams p50_us
+        row "event latency p99 (µs)" streams p99_us
+        row "proxy CPU s per million events" streams cpu
+        row "backend CPU s per million events" streams backend_cpu
+        row "probe CPU s per million events" streams probe_cpu
+        row "machine CPU busy (%)" streams machine_busy
+        row "proxy open files, most at once" streams fds_peak
+        row "proxy RSS before (MiB)" streams rss0_mib
+        row "proxy RSS, most files open (MiB)" streams rss_peak_fds_mib
+        row "proxy peak RSS (MiB)" streams hwm_mib
+        row "proxy memory per open stream (KiB)" streams kib_per_stream
+        echo
+        [[ -f $TMP/m/streams.heap_direct_peak ]] && { echo "Streamgate's own view at the moment the most files were open (heap used / Netty direct memory, MiB, per round): $(paste -sd' ' "$TMP/m/streams.heap_direct_peak"). Heap used includes garbage not yet collected."; echo; }
+    fi
+    for kind in $CONN_KINDS; do
+        has_section "conn-$kind" || continue
+        case $kind in
+            plain) echo "## New connections per second, plain ($PROFILE): wrk -t$CONN_THREADS -c$CONN_CONNECTIONS -d${CONN_DURATION}s -H 'Connection: close'"
+                   echo; echo "Every request on a new TCP connection; the server closes it after the response. Latencies are wrk's (from the request write, so they exclude the connect)." ;;
+            tls-full) echo "## New TLS connections per second, full handshakes (typical+TLS): ConnRateProbe, $CONN_CONNECTIONS concurrent, ${CONN_DURATION}s"
+                      echo; echo "Each connection: TCP connect, a full TLS handshake (no session resumption), one GET /json with Connection: close, close. Latency: connect to end of response. Negotiated: $(sort -u "$TMP/m/conn-tls-full.session" 2>/dev/null | paste -sd';' | sed 's/;/; /g'). A TLS client costs about as much CPU as the server (this one, a JVM with BoringSSL, more: see its row), so on a small machine connections/s is bounded by the client as much as by the proxy; CPU µs per connection is the comparison that holds." ;;
+            tls-resumed) echo "## New TLS connections per second, resumed sessions (typical+TLS): wrk -t$CONN_THREADS -c$CONN_CONNECTIONS -d${CONN_DURATION}s -H 'Connection: close'"
+                         echo; echo "wrk keeps each connection's TLS session and resumes it on reconnect (abbreviated handshake): what a returning client costs. The backend speaks no TLS, so no direct column." ;;
+        esac
+        echo
+        echo "$HEADER"
+        row "connections/s" "conn-$kind" rps
+        row "latency p50 (µs)" "conn-$kind" p50
+        row "latency p99 (µs)" "conn-$kind" p99
+        row "CPU µs per connection" "conn-$kind" cpu_us
+        [[ $kind == tls-full ]] && row "client (ConnRateProbe) CPU µs per connection" "conn-$kind" client_cpu_us
+        row "errors, all rounds" "conn-$kind" errors total
+        echo
+    done
+    echo "## Per-round values"
+    echo
+    echo "| load | metric | direct | streamgate | nginx |"
+    echo "|---|---|---|---|---|"
+    for sm in json-bare:rps json-bare:p99 json-typical:rps json-typical:p99 tls:rps tls:p99 h2:rps sse:p50_us sse:p99_us \
+              streams:received streams:cpu streams:kib_per_stream conn-plain:rps conn-tls-full:rps conn-tls-resumed:rps; do
+        s=${sm%%:*} m=${sm#*:}
+        has_section "$s" || continue
+        d=$(rounds_of "$s" direct "$m"); [[ $s == json-* ]] && d=$(rounds_of json-direct direct "$m")
+        echo "| $s | $m | $d | $(rounds_of "$s" streamgate "$m") | $(rounds_of "$s" nginx "$m") |"
+    done
+} >"$RESULTS_FILE"
+
+cat "$RESULTS_FILE"
+log "results written to $RESULTS_FILE"
