@@ -28,7 +28,6 @@ import org.HdrHistogram.ConcurrentHistogram;
 import org.HdrHistogram.Histogram;
 
 import javax.net.ssl.SSLSession;
-import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.util.Locale;
 import java.util.Map;
@@ -100,26 +99,13 @@ public final class ConnRateProbe {
                     "CONN_RESULT label=%s concurrency=%d connections=%d conn_per_s=%.0f errors=%d complete=%s"
                             + " p50_us=%d p99_us=%d max_us=%d connections_total=%d cpu_ms=%d tls=%s provider=%s",
                     args.string("label"), concurrency, h.getTotalCount(), h.getTotalCount() / seconds,
-                    run.errors.get(), allDone, micros(h.getValueAtPercentile(50)),
-                    micros(h.getValueAtPercentile(99)), micros(h.getMaxValue()), run.total.get(),
-                    processCpuMillis(), session == null ? "-" : session,
+                    run.errors.get(), allDone, ProbeTime.micros(h.getValueAtPercentile(50)),
+                    ProbeTime.micros(h.getValueAtPercentile(99)), ProbeTime.micros(h.getMaxValue()), run.total.get(),
+                    ProbeTime.processCpuMillis(), session == null ? "-" : session,
                     tls ? provider.name().toLowerCase(Locale.ROOT) : "-"));
         } finally {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         }
-    }
-
-    /** CPU time of this process so far, or -1 where the JVM cannot tell. */
-    private static long processCpuMillis() {
-        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
-            long nanos = os.getProcessCpuTime();
-            return nanos < 0 ? -1 : TimeUnit.NANOSECONDS.toMillis(nanos);
-        }
-        return -1;
-    }
-
-    private static long micros(long nanos) {
-        return TimeUnit.NANOSECONDS.toMicros(nanos);
     }
 
     /** What all slots share. */

@@ -5,7 +5,6 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import org.HdrHistogram.Histogram;
 
-import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
@@ -101,23 +100,10 @@ public final class SseLatencyProbe {
                         + " p50_us=%d p90_us=%d p99_us=%d p999_us=%d max_us=%d mean_us=%.1f"
                         + " events_total=%d connections=%d all_open_ms=%d elapsed_ms=%d cpu_ms=%d",
                 label, run.concurrency(), run.streamsCompleted(), h.getTotalCount(), run.errors(), allDone,
-                micros(h.getValueAtPercentile(50)), micros(h.getValueAtPercentile(90)),
-                micros(h.getValueAtPercentile(99)), micros(h.getValueAtPercentile(99.9)),
-                micros(h.getMaxValue()), h.getMean() / 1_000.0,
-                run.eventsTotal(), run.connections(), allOpenMs, elapsedMs, processCpuMillis());
-    }
-
-    /** CPU time of this process so far, or -1 where the JVM cannot tell. */
-    private static long processCpuMillis() {
-        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
-            long nanos = os.getProcessCpuTime();
-            return nanos < 0 ? -1 : TimeUnit.NANOSECONDS.toMillis(nanos);
-        }
-        return -1;
-    }
-
-    private static long micros(long nanos) {
-        return TimeUnit.NANOSECONDS.toMicros(nanos);
+                ProbeTime.micros(h.getValueAtPercentile(50)), ProbeTime.micros(h.getValueAtPercentile(90)),
+                ProbeTime.micros(h.getValueAtPercentile(99)), ProbeTime.micros(h.getValueAtPercentile(99.9)),
+                ProbeTime.micros(h.getMaxValue()), h.getMean() / 1_000.0,
+                run.eventsTotal(), run.connections(), allOpenMs, elapsedMs, ProbeTime.processCpuMillis());
     }
 
     private SseLatencyProbe() {
