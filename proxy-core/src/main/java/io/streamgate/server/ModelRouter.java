@@ -32,7 +32,7 @@ final class ModelRouter {
             if (!u.models().known()) {
                 pending = true;
             } else if (u.models().serves(served)) {
-                if (anyAvailable(u)) {
+                if (u.anyAvailable()) {
                     return new Choice(name, alias, false);
                 }
                 if (serving == null) {
@@ -47,15 +47,6 @@ final class ModelRouter {
             return new Choice(routing.fallback(), null, false);
         }
         return new Choice(null, null, pending);
-    }
-
-    private static boolean anyAvailable(Upstream u) {
-        for (int i = 0; i < u.config().endpoints().size(); i++) {
-            if (u.health(i).available()) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** Whether this request asks for the route's model catalogue. */

@@ -201,7 +201,7 @@ public final class Upstream {
             return;
         }
         long now = System.nanoTime();
-        health[index].record(success, now, !success && anotherAvailable(index, now));
+        health[index].record(success, now, !success && availableOutside(bit(index), now));
     }
 
     /** A request of this upstream began; it is counted for the retry budget until {@link #requestEnded}. */
@@ -245,18 +245,17 @@ public final class Upstream {
 
     /** Whether an endpoint outside {@code tried} is available now (with room or not). */
     public boolean hasUntried(long tried) {
-        long now = System.nanoTime();
-        for (int i = 0; i < health.length; i++) {
-            if (!tried(tried, i) && health[i].available(now)) {
-                return true;
-            }
-        }
-        return false;
+        return availableOutside(tried, System.nanoTime());
     }
 
-    private boolean anotherAvailable(int index, long now) {
+    /** Whether any endpoint is available now. */
+    public boolean anyAvailable() {
+        return hasUntried(0);
+    }
+
+    private boolean availableOutside(long excluded, long now) {
         for (int i = 0; i < health.length; i++) {
-            if (i != index && health[i].available(now)) {
+            if (!tried(excluded, i) && health[i].available(now)) {
                 return true;
             }
         }
@@ -302,15 +301,7 @@ public final class Upstream {
 
     /** Whether some untried, available endpoint is only kept out by max_in_flight. */
     private boolean anyRoomless(long excluded, long now) {
-        if (maxInFlight == 0) {
-            return false;
-        }
-        for (int i = 0; i < weights.length; i++) {
-            if (!tried(excluded, i) && health[i].available(now)) {
-                return true;
-            }
-        }
-        return false;
+        return maxInFlight > 0 && availableOutside(excluded, now);
     }
 
     private int strategy(String hashKey, long excluded, long now) {

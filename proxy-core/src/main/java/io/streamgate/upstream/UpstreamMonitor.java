@@ -66,7 +66,7 @@ public final class UpstreamMonitor {
         if (models) {
             // Until a list is known (a backend still loading its model), ask every 2 s rather than every refresh.
             Duration soon = c.modelsRefresh().compareTo(Duration.ofSeconds(2)) < 0 ? c.modelsRefresh() : Duration.ofSeconds(2);
-            m.repeat(() -> m.fetchModels(0), () -> upstream.models().known() ? c.modelsRefresh() : soon);
+            m.repeat(m::fetchModels, () -> upstream.models().known() ? c.modelsRefresh() : soon);
         }
         return m;
     }
@@ -126,11 +126,11 @@ public final class UpstreamMonitor {
         });
     }
 
-    /** Asks endpoint {@code from}, then the next ones, until one answers with a model list. */
-    private Future<?> fetchModels(int from) {
+    /** Asks the endpoints in order until one answers with a model list. */
+    private Future<?> fetchModels() {
         int n = upstream.config().endpoints().size();
         var done = loop.<Void>newPromise();
-        tryModels(from, n, done);
+        tryModels(0, n, done);
         return done;
     }
 

@@ -41,7 +41,7 @@ final class UpstreamProbe {
             Streamgate.EndpointState s = e.getValue();
             Map<String, String> endpoints = states.computeIfAbsent(s.upstream(), u -> new LinkedHashMap<>());
             String name = e.getKey();
-            endpoints.put(name, s.available() ? s.state() : s.state().equals("slow_start") ? "healthy" : s.state());
+            endpoints.put(name, s.state());
             if (s.activelyChecked() || !s.available()) {
                 continue;
             }
