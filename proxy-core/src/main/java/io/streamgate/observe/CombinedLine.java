@@ -96,15 +96,25 @@ final class CombinedLine {
             sb.append('-');
             return;
         }
+        // Values are almost always plain: copy runs of safe characters in one append, not one char at a time.
+        int run = 0;
         for (int i = 0, n = s.length(); i < n; i++) {
             char c = s.charAt(i);
             if ((c > ' ' && c < 0x7f && c != '"' && c != '\\') || (c == ' ' && spaceAllowed)) {
-                sb.append(c);
-            } else if (c <= 0xff) {
+                continue;
+            }
+            sb.append(s, run, i);
+            run = i + 1;
+            if (c <= 0xff) {
                 sb.append("\\x").append(HEX[c >> 4]).append(HEX[c & 0xf]);
             } else {
                 sb.append("\\u").append(HEX[c >> 12]).append(HEX[(c >> 8) & 0xf]).append(HEX[(c >> 4) & 0xf]).append(HEX[c & 0xf]);
             }
+        }
+        if (run == 0) {
+            sb.append(s); // nothing escaped: one array copy
+        } else {
+            sb.append(s, run, s.length());
         }
     }
 

@@ -1,6 +1,7 @@
 package io.streamgate.server;
 
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.util.AsciiString;
 import io.netty.util.concurrent.EventExecutor;
 import io.streamgate.config.RateLimitConfig;
 import io.streamgate.config.RateLimitConfig.Kind;
@@ -24,6 +25,10 @@ import java.util.List;
  * <p>Token rules are charged the estimate at admission and settled against real usage when the exchange ends.
  */
 final class Admission {
+    private static final AsciiString RATELIMIT_LIMIT = AsciiString.cached("ratelimit-limit");
+    private static final AsciiString RATELIMIT_REMAINING = AsciiString.cached("ratelimit-remaining");
+    private static final AsciiString RATELIMIT_RESET = AsciiString.cached("ratelimit-reset");
+
     /** How a refusal reaches the exchange. */
     interface Refusal {
         void refuse(ProxyError error, String message, List<ResponseHeader> headers);
@@ -211,14 +216,15 @@ final class Admission {
     }
 
     /** RateLimit-* headers for the response, from the tightest rule that admitted this request; empty if none. */
-    List<ResponseHeader> quotaHeaders() {
+    void addQuotaHeaders(HttpHeaders h) {
         if (quotaRule == null) {
-            return List.of();
+            return;
         }
+        // Straight into the response, with constant names: these go out on every response of a limited route.
         RateLimitQuota q = RateLimitQuota.admitted(quotaRule, quotaRemaining);
-        return List.of(new ResponseHeader("ratelimit-limit", Long.toString(q.limit())),
-                new ResponseHeader("ratelimit-remaining", Long.toString(q.remaining())),
-                new ResponseHeader("ratelimit-reset", Long.toString(q.resetSeconds())));
+        h.set(RATELIMIT_LIMIT, Long.toString(q.limit()));
+        h.set(RATELIMIT_REMAINING, Long.toString(q.remaining()));
+        h.set(RATELIMIT_RESET, Long.toString(q.resetSeconds()));
     }
 
     /**

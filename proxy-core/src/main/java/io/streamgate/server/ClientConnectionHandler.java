@@ -20,6 +20,7 @@ import io.streamgate.config.RouteConfig;
 import io.streamgate.observe.AccessLog;
 import io.streamgate.observe.ExchangeRecord;
 import io.streamgate.policy.ResponseHeader;
+import io.streamgate.upstream.HopByHopHeaders;
 import io.netty.util.AsciiString;
 import io.netty.util.NetUtil;
 import java.net.InetAddress;
@@ -272,7 +273,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
 
     /** A CORS preflight answered by the gateway; the backend never sees it. */
     private void respondPreflight(FullHttpResponse response, String requestId, HttpRequest req, ExchangeRecord record) {
-        boolean close = !http2 && (!HttpUtil.isKeepAlive(req) || hasBody(req) || gateway.draining());
+        boolean close = !http2 && (!HopByHopHeaders.keepAlive(req) || hasBody(req) || gateway.draining());
         response.headers().set(RequestIds.HEADER, requestId).setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
         if (close) {
             response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
@@ -297,7 +298,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
 
     /** Whether the request's framing announces a body (chunked, or a non-zero Content-Length). */
     static boolean hasBody(HttpRequest req) {
-        return HttpUtil.isTransferEncodingChunked(req) || HttpUtil.getContentLength(req, 0L) > 0;
+        return HopByHopHeaders.chunked(req) || HttpUtil.getContentLength(req, 0L) > 0;
     }
 
     /** A refusal answered by the gateway itself for a request that never got an exchange. */
@@ -307,7 +308,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
 
     private void respondLocal(ProxyError error, String message, String requestId, HttpRequest req, ExchangeRecord record,
                               boolean forceClose, List<ResponseHeader> corsHeaders) {
-        boolean close = !http2 && (forceClose || req == null || !HttpUtil.isKeepAlive(req) || gateway.draining());
+        boolean close = !http2 && (forceClose || req == null || !HopByHopHeaders.keepAlive(req) || gateway.draining());
         FullHttpResponse response = ErrorResponses.of(ctx.alloc(), error, message, requestId, close);
         RequestPolicies.addCorsHeaders(response.headers(), corsHeaders);
         finishLocal(response, record, close);

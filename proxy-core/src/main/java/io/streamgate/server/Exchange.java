@@ -170,7 +170,7 @@ final class Exchange implements UpstreamListener {
         this.headRequest = request.method().equals(HttpMethod.HEAD);
         this.clientHttp11 = request.protocolVersion().equals(HttpVersion.HTTP_1_1);
         // An HTTP/2 stream ends by itself; connection-level keep-alive and draining are the connection's business.
-        this.clientKeepAlive = connection.isHttp2() || HttpUtil.isKeepAlive(request) && !gateway.draining();
+        this.clientKeepAlive = connection.isHttp2() || HopByHopHeaders.keepAlive(request) && !gateway.draining();
         this.clientHost = target.authority();
         this.forwardedFor = forwardedFor;
         this.corsHeaders = corsHeaders;
@@ -194,7 +194,7 @@ final class Exchange implements UpstreamListener {
 
     void start() {
         gateway.exchangeStarted();
-        boolean chunked = HttpUtil.isTransferEncodingChunked(request);
+        boolean chunked = HopByHopHeaders.chunked(request);
         HttpHeaders h = request.headers();
         HopByHopHeaders.strip(h);
         if (chunked) {
@@ -380,7 +380,7 @@ final class Exchange implements UpstreamListener {
         ByteBuf buf = ctx.alloc().buffer(body.length).writeBytes(body);
         keepForReplay(buf, body.length);
         pendingBody.add(requestComplete ? new DefaultLastHttpContent(buf) : new DefaultHttpContent(buf));
-        if (HttpUtil.isContentLengthSet(request) && !HttpUtil.isTransferEncodingChunked(request)) {
+        if (HttpUtil.isContentLengthSet(request) && !HopByHopHeaders.chunked(request)) {
             HttpUtil.setContentLength(request, HttpUtil.getContentLength(request, 0L) + delta);
         }
     }
@@ -479,7 +479,7 @@ final class Exchange implements UpstreamListener {
             h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
         }
         RequestPolicies.addCorsHeaders(h, corsHeaders);
-        addHeaders(h, quotaHeaders());
+        addQuotaHeaders(h);
         record.status = response.status().code();
         record.bytesOut = response.content().readableBytes();
         record.firstByteNanos = System.nanoTime() - startNanos;
@@ -495,12 +495,13 @@ final class Exchange implements UpstreamListener {
         connection.exchangeEnded(this, keepAlive);
     }
 
-    /** RateLimit-* (and on a refusal Retry-After) for whatever response this request gets; built once, when it is sent. */
-    private List<ResponseHeader> quotaHeaders() {
+    /** RateLimit-* (and on a refusal Retry-After) for whatever response this request gets, when it is sent. */
+    private void addQuotaHeaders(HttpHeaders h) {
         if (refusalHeaders != null) {
-            return refusalHeaders;
+            addHeaders(h, refusalHeaders);
+        } else if (admission != null) {
+            admission.addQuotaHeaders(h);
         }
-        return admission == null ? List.of() : admission.quotaHeaders();
     }
 
     private static void addHeaders(HttpHeaders h, List<ResponseHeader> headers) {
@@ -864,8 +865,8 @@ final class Exchange implements UpstreamListener {
         dropReplay();
         record.firstByteNanos = now - startNanos;
         record.status = response.status().code();
-        upstreamKeepAlive = HttpUtil.isKeepAlive(response);
-        boolean framedByLength = HttpUtil.isContentLengthSet(response) && !HttpUtil.isTransferEncodingChunked(response);
+        upstreamKeepAlive = HopByHopHeaders.keepAlive(response);
+        boolean framedByLength = HttpUtil.isContentLengthSet(response) && !HopByHopHeaders.chunked(response);
         HttpHeaders h = response.headers();
         HopByHopHeaders.strip(h);
         int code = response.status().code();
@@ -900,7 +901,7 @@ final class Exchange implements UpstreamListener {
         }
         h.set(RequestIds.HEADER, requestId);
         RequestPolicies.addCorsHeaders(h, corsHeaders);
-        addHeaders(h, quotaHeaders());
+        addQuotaHeaders(h);
         trailingNewlines = 2;
         response.setProtocolVersion(HttpVersion.HTTP_1_1);
         ctx.write(response, ctx.voidPromise());
@@ -1138,7 +1139,7 @@ final class Exchange implements UpstreamListener {
         boolean keepAlive = clientKeepAlive && (requestComplete || !declaredBody) && !gateway.draining();
         var response = ErrorResponses.of(ctx.alloc(), error, message, requestId, !keepAlive);
         RequestPolicies.addCorsHeaders(response.headers(), corsHeaders);
-        addHeaders(response.headers(), quotaHeaders());
+        addQuotaHeaders(response.headers());
         record.status = error.status().code();
         record.bytesOut = response.content().readableBytes();
         record.note = note;

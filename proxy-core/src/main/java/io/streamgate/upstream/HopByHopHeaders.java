@@ -2,6 +2,8 @@ package io.streamgate.upstream;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.util.AsciiString;
 import java.util.List;
 
@@ -18,6 +20,21 @@ public final class HopByHopHeaders {
     };
 
     private HopByHopHeaders() {
+    }
+
+    /**
+     * {@link HttpUtil#isKeepAlive}, answered by one lookup when there is no {@code Connection} header (the usual
+     * HTTP/1.1 case): Netty's version scans the header values for tokens on every call, twice per request.
+     */
+    public static boolean keepAlive(HttpMessage message) {
+        return message.headers().contains(HttpHeaderNames.CONNECTION)
+                ? HttpUtil.isKeepAlive(message)
+                : message.protocolVersion().isKeepAliveDefault();
+    }
+
+    /** {@link HttpUtil#isTransferEncodingChunked}, by one lookup when there is no {@code Transfer-Encoding}. */
+    public static boolean chunked(HttpMessage message) {
+        return message.headers().contains(HttpHeaderNames.TRANSFER_ENCODING) && HttpUtil.isTransferEncodingChunked(message);
     }
 
     public static void strip(HttpHeaders headers) {

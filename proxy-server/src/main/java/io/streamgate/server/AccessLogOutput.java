@@ -1,10 +1,8 @@
 package io.streamgate.server;
 
-import ch.qos.logback.classic.AsyncAppender;
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
-import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.Appender;
 import ch.qos.logback.core.ConsoleAppender;
@@ -15,7 +13,6 @@ import ch.qos.logback.core.spi.ContextAware;
 import ch.qos.logback.core.status.Status;
 import ch.qos.logback.core.util.FileSize;
 import io.streamgate.config.AccessLogConfig;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,10 +24,10 @@ import org.slf4j.LoggerFactory;
  * Points the {@code streamgate.access} logger where the {@code access_log} config says: standard output or a file
  * rolled daily (UTC) and by size. Everything else keeps logback.xml's setup.
  *
- * <p>Either way the lines pass through an {@link AsyncAppender}: event loops only put a line on a bounded queue and
- * the appender's own thread writes it. {@code neverBlock} means a full queue (the disk or the reader of stdout
- * cannot keep up) drops lines instead of stalling the event loops that relay traffic; with discardingThreshold 0
- * nothing is dropped before the queue is full. Logback does not count what it drops.
+ * <p>Either way the lines pass through a {@link BatchedLineAppender}: event loops only add a line to a batch of their
+ * own, and the appender's thread writes full batches and, once a second, what has collected (nginx's
+ * {@code buffer=}/{@code flush=}). A full queue of batches (the disk or the reader of stdout cannot keep up) drops
+ * lines instead of stalling the event loops that relay traffic.
  *
  * <p>The config's output becomes the only output of that logger (appenders a logback file attached to it are
  * replaced). Calling again, e.g. on a reload, swaps the output: a different file or stdout is attached before the
@@ -42,7 +39,6 @@ import org.slf4j.LoggerFactory;
  */
 final class AccessLogOutput {
     static final String LOGGER = "streamgate.access";
-    static final int QUEUE_SIZE = 8192;
     /** Where the current output is remembered, in the logger context it belongs to. */
     private static final String INSTALLED = AccessLogOutput.class.getName() + ".installed";
 
@@ -80,13 +76,13 @@ final class AccessLogOutput {
         if (reopensSameFile) {
             retire(logger, previous);
         }
-        AsyncAppender async = start(context, destination);
-        logger.addAppender(async);
+        BatchedLineAppender batched = start(context, destination, logger);
+        logger.addAppender(batched);
         logger.setAdditive(false);
         if (logger.getLevel() == null) {
             logger.setLevel(Level.INFO); // an explicit level from a logback file (e.g. OFF) wins
         }
-        context.putObject(INSTALLED, new Installed(destination, async));
+        context.putObject(INSTALLED, new Installed(destination, batched));
         if (!reopensSameFile) {
             retire(logger, previous);
         }
@@ -99,19 +95,15 @@ final class AccessLogOutput {
         }
     }
 
-    private static AsyncAppender start(LoggerContext context, Destination destination) {
+    private static BatchedLineAppender start(LoggerContext context, Destination destination, Logger logger) {
         OutputStreamAppender<ILoggingEvent> output = destination.file() == null
                 ? console(context)
                 : rollingFile(context, destination);
-        AsyncAppender async = new AsyncAppender();
-        async.setContext(context);
-        async.setName("ACCESS");
-        async.setQueueSize(QUEUE_SIZE);
-        async.setDiscardingThreshold(0);
-        async.setNeverBlock(true);
-        async.addAppender(output);
-        async.start();
-        return async;
+        BatchedLineAppender batched = new BatchedLineAppender(output, logger);
+        batched.setContext(context);
+        batched.setName("ACCESS");
+        batched.start();
+        return batched;
     }
 
     private static OutputStreamAppender<ILoggingEvent> console(LoggerContext context) {
@@ -142,8 +134,9 @@ final class AccessLogOutput {
         policy.setFileNamePattern(file + ".%d{yyyy-MM-dd,UTC}.%i");
         policy.setMaxFileSize(new FileSize(destination.maxSize()));
         // Logback keeps rolled files by age (days) and total size, not by count: max_files days at most, and at
-        // most max_files files' worth of bytes. A rolled file is max_size plus at most one line, so the cap allows
-        // one extra max_size of slack, which max_files full files fit into and max_files + 1 do not.
+        // most max_files files' worth of bytes. A rolled file is max_size plus at most one batch of lines (16 KiB),
+        // so the cap allows one extra max_size of slack, which max_files full files fit into and max_files + 1 do
+        // not.
         policy.setMaxHistory(destination.maxFiles());
         policy.setTotalSizeCap(new FileSize(saturatedMultiply(destination.maxSize(), destination.maxFiles() + 1L)));
         policy.start();
@@ -158,11 +151,9 @@ final class AccessLogOutput {
         return appender;
     }
 
-    private static PatternLayoutEncoder messageOnly(LoggerContext context) {
-        PatternLayoutEncoder encoder = new PatternLayoutEncoder();
+    private static BatchedLineAppender.LineEncoder messageOnly(LoggerContext context) {
+        BatchedLineAppender.LineEncoder encoder = new BatchedLineAppender.LineEncoder(); // AccessLog formats the line
         encoder.setContext(context);
-        encoder.setPattern("%msg%n"); // AccessLog formats the whole line
-        encoder.setCharset(StandardCharsets.UTF_8);
         encoder.start();
         return encoder;
     }
@@ -196,6 +187,6 @@ final class AccessLogOutput {
         }
     }
 
-    private record Installed(Destination destination, AsyncAppender appender) {
+    private record Installed(Destination destination, BatchedLineAppender appender) {
     }
 }
