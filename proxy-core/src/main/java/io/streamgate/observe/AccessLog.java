@@ -13,7 +13,11 @@ import org.slf4j.LoggerFactory;
  * where they go, and that the event loop never waits for the disk, is the business of the logger's (asynchronous)
  * appender.
  *
- * <p>Thread-safe: the format is a volatile, the formatting state is per thread.
+ * <p>A host that writes the lines itself (the server's batching output) can take them straight from the formatting
+ * buffer with {@link #sendLinesTo}, which saves a String and a logging event per request; the logger's level still
+ * decides whether lines are made at all.
+ *
+ * <p>Thread-safe: the format and the sink are volatiles, the formatting state is per thread.
  */
 public final class AccessLog {
     private static final Logger LOG = LoggerFactory.getLogger("streamgate.access");
@@ -21,6 +25,12 @@ public final class AccessLog {
     private static final ThreadLocal<JsonLine> JSON = ThreadLocal.withInitial(JsonLine::new);
 
     private static volatile AccessLogConfig.Format format = AccessLogConfig.Format.COMBINED;
+    private static volatile LineSink sink;
+
+    /** Takes a line that is only valid during the call: it is the formatting thread's reused buffer. */
+    public interface LineSink {
+        void accept(CharSequence line);
+    }
 
     private AccessLog() {
     }
@@ -34,14 +44,28 @@ public final class AccessLog {
         return LOG.isInfoEnabled();
     }
 
+    /** Lines go to {@code sink} instead of the logger's appenders; null sends them through the logger again. */
+    public static void sendLinesTo(LineSink sink) {
+        AccessLog.sink = sink;
+    }
+
     public static void log(ExchangeRecord r) {
         if (LOG.isInfoEnabled()) {
-            LOG.info(line(r, format));
+            LineSink s = sink;
+            if (s != null) {
+                s.accept(chars(r, format));
+            } else {
+                LOG.info(chars(r, format).toString());
+            }
         }
     }
 
     /** The line for {@code r} in {@code format}, without a line separator. */
     static String line(ExchangeRecord r, AccessLogConfig.Format format) {
+        return chars(r, format).toString();
+    }
+
+    private static CharSequence chars(ExchangeRecord r, AccessLogConfig.Format format) {
         if (format == AccessLogConfig.Format.COMBINED) {
             return COMBINED.get().format(r);
         }

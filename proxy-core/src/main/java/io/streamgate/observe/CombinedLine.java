@@ -24,7 +24,8 @@ final class CombinedLine {
     private final StringBuilder sb = new StringBuilder(512);
     private final SecondText time = new SecondText(TIME);
 
-    String format(ExchangeRecord r) {
+    /** The line, in this instance's buffer: valid until its next call. */
+    CharSequence format(ExchangeRecord r) {
         sb.setLength(0);
         value(r.clientIp);
         sb.append(" - - [").append(time.of(r.startEpochMillis)).append("] \"");
@@ -72,7 +73,7 @@ final class CombinedLine {
         if (r.note != null) {
             field(" note=", r.note);
         }
-        return sb.toString();
+        return sb;
     }
 
     private void field(String key, String value) {

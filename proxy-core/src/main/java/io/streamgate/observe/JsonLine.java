@@ -48,7 +48,8 @@ final class JsonLine {
         }
     }
 
-    String format(ExchangeRecord r) throws IOException {
+    /** The line, in this instance's buffer: valid until its next call. */
+    CharSequence format(ExchangeRecord r) throws IOException {
         sb.setLength(0);
         json.writeStartObject();
         json.writeFieldName("time");
@@ -92,7 +93,7 @@ final class JsonLine {
         }
         json.writeEndObject();
         json.flush();
-        return sb.toString();
+        return sb;
     }
 
     private void countOrNull(String name, long count) throws IOException {

@@ -13,6 +13,7 @@ import ch.qos.logback.core.spi.ContextAware;
 import ch.qos.logback.core.status.Status;
 import ch.qos.logback.core.util.FileSize;
 import io.streamgate.config.AccessLogConfig;
+import io.streamgate.observe.AccessLog;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -57,11 +58,19 @@ final class AccessLogOutput {
             throw new IllegalStateException("the access log output needs Logback behind SLF4J, found "
                     + factory.getClass().getName());
         }
-        configure(context, config);
+        install(context, config, true);
     }
 
-    /** {@link #configure(AccessLogConfig)} on a given context (tests use a context of their own). */
-    static synchronized void configure(LoggerContext context, AccessLogConfig config) {
+    /**
+     * {@link #configure(AccessLogConfig)} on a given context (tests use a context of their own); the gateway's
+     * access lines keep going where they went.
+     */
+    static void configure(LoggerContext context, AccessLogConfig config) {
+        install(context, config, false);
+    }
+
+    /** With {@code takeLines}, the gateway's access lines go straight to the new output's batches. */
+    private static synchronized void install(LoggerContext context, AccessLogConfig config, boolean takeLines) {
         Destination destination = Destination.of(config);
         Logger logger = context.getLogger(LOGGER);
         Installed current = context.getObject(INSTALLED) instanceof Installed installed
@@ -83,6 +92,9 @@ final class AccessLogOutput {
             logger.setLevel(Level.INFO); // an explicit level from a logback file (e.g. OFF) wins
         }
         context.putObject(INSTALLED, new Installed(destination, batched));
+        if (takeLines) {
+            AccessLog.sendLinesTo(batched); // before the old output stops, which then drops what still reaches it
+        }
         if (!reopensSameFile) {
             retire(logger, previous);
         }

@@ -8,6 +8,7 @@ import ch.qos.logback.core.CoreConstants;
 import ch.qos.logback.core.OutputStreamAppender;
 import ch.qos.logback.core.UnsynchronizedAppenderBase;
 import ch.qos.logback.core.encoder.EncoderBase;
+import io.streamgate.observe.AccessLog;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Set;
@@ -30,7 +31,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * cannot keep up) drops the batch rather than stall an event loop; drops are counted and reported on the status
  * log. Stopping writes everything collected so far.
  */
-final class BatchedLineAppender extends UnsynchronizedAppenderBase<ILoggingEvent> {
+final class BatchedLineAppender extends UnsynchronizedAppenderBase<ILoggingEvent> implements AccessLog.LineSink {
     static final int BATCH_CHARS = 16 * 1024;
     static final int QUEUE_BATCHES = 128;
     static final long FLUSH_INTERVAL_MILLIS = 1000;
@@ -78,9 +79,18 @@ final class BatchedLineAppender extends UnsynchronizedAppenderBase<ILoggingEvent
 
     @Override
     protected void append(ILoggingEvent event) {
+        accept(event.getFormattedMessage());
+    }
+
+    /** A line straight from the access log's formatting buffer, without a logging event (see {@link AccessLog}). */
+    @Override
+    public void accept(CharSequence line) {
+        if (!isStarted()) {
+            return; // replaced or shut down: what was collected has been written
+        }
         Batch batch = ownBatch.get();
         synchronized (batch) {
-            batch.add(event.getFormattedMessage());
+            batch.add(line);
             if (batch.length() >= batchChars) {
                 enqueue(batch.take());
             }
@@ -244,17 +254,22 @@ final class BatchedLineAppender extends UnsynchronizedAppenderBase<ILoggingEvent
             return length;
         }
 
-        void add(String line) {
+        void add(CharSequence line) {
             int n = line.length();
-            if (ascii(line)) {
-                ensure(n + SEPARATOR.length);
-                line.getBytes(0, n, bytes, length); // exact for ASCII, and copies without allocating
-                length += n;
-            } else {
-                byte[] utf8 = line.getBytes(StandardCharsets.UTF_8);
-                ensure(utf8.length + SEPARATOR.length);
-                System.arraycopy(utf8, 0, bytes, length, utf8.length);
-                length += utf8.length;
+            ensure(n + SEPARATOR.length);
+            int start = length;
+            for (int i = 0; i < n; i++) {
+                char c = line.charAt(i);
+                if (c >= 0x80) {
+                    // Access lines are ASCII (both formats escape everything else); anything else is encoded whole.
+                    length = start;
+                    byte[] utf8 = line.toString().getBytes(StandardCharsets.UTF_8);
+                    ensure(utf8.length + SEPARATOR.length);
+                    System.arraycopy(utf8, 0, bytes, length, utf8.length);
+                    length += utf8.length;
+                    break;
+                }
+                bytes[length++] = (byte) c;
             }
             System.arraycopy(SEPARATOR, 0, bytes, length, SEPARATOR.length);
             length += SEPARATOR.length;
@@ -266,16 +281,6 @@ final class BatchedLineAppender extends UnsynchronizedAppenderBase<ILoggingEvent
             length = 0;
             lines = 0;
             return taken;
-        }
-
-        /** Access lines are ASCII (both formats escape everything else); anything else takes the encoder's way. */
-        private static boolean ascii(String s) {
-            for (int i = 0, n = s.length(); i < n; i++) {
-                if (s.charAt(i) >= 0x80) {
-                    return false;
-                }
-            }
-            return true;
         }
 
         private void ensure(int more) {

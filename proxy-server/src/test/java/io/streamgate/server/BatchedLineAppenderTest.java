@@ -86,6 +86,23 @@ class BatchedLineAppenderTest {
     }
 
     @Test
+    void linesHandedOverInAReusedBufferAreCopiedAtOnce() {
+        BatchedLineAppender batched = install(output(out), BatchedLineAppender.BATCH_CHARS);
+        StringBuilder buffer = new StringBuilder(); // what AccessLog's formatter hands over, reused per line
+        for (String line : List.of("first", "second, longer", "3rd", "caf\u00e9")) {
+            buffer.setLength(0);
+            buffer.append(line);
+            batched.accept(buffer);
+        }
+        buffer.setLength(0);
+        buffer.append("changed after the call");
+        batched.stop();
+        assertEquals(List.of("first", "second, longer", "3rd", "caf\u00e9"), out.lines());
+        batched.accept("after stop");
+        assertEquals(4, out.lines().size());
+    }
+
+    @Test
     void aLoneLineIsWrittenWithinTheFlushIntervalWithoutStopping() throws Exception {
         install(output(out), BatchedLineAppender.BATCH_CHARS);
         long start = System.nanoTime();

@@ -50,7 +50,7 @@ class DemoModeIT {
             String log = gateway.log();
             assertTrue(log.contains("Demo backend (fake OpenAI API, not a model) listening on http://127.0.0.1:" + demoPort), log);
             assertTrue(log.contains("listening on http://127.0.0.1:" + gatewayPort), log);
-            // The access log line (logger streamgate.access, async appender) made it to stdout before exit.
+            // The access log line (batched on its way to stdout) made it out before exit.
             assertTrue(log.lines().anyMatch(line -> line.contains("POST") && line.contains("/v1/chat/completions")), log);
         }
     }
