@@ -4,6 +4,7 @@ import org.HdrHistogram.ConcurrentHistogram;
 import org.HdrHistogram.Histogram;
 
 import java.net.URI;
+import java.util.ConcurrentModificationException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -91,8 +92,18 @@ final class ProbeRun {
         return slotsDone.await(Math.max(0, nanos), TimeUnit.NANOSECONDS);
     }
 
+    /**
+     * A copy to read: streams that outlive the probe's wait (an overloaded target) may still be recording, and
+     * iterating the live histogram then fails.
+     */
     Histogram latencies() {
-        return latencies;
+        while (true) {
+            try {
+                return latencies.copy();
+            } catch (ConcurrentModificationException e) {
+                // a value was recorded while copying: copy again
+            }
+        }
     }
 
     long streamsCompleted() {
