@@ -26,13 +26,15 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code write} system call for every request (≈ 5 µs of CPU per request at 60k requests/s on two cores, more than
  * the proxying itself).
  *
- * <p>The output sees one event per batch, which its {@link LineEncoder} writes as the batch's bytes. Lines of one thread keep their order (a batch is queued
- * under its lock); lines of different threads interleave by batch. A full queue (the disk or the reader of stdout
- * cannot keep up) drops the batch rather than stall an event loop; drops are counted and reported on the status
- * log. Stopping writes everything collected so far.
+ * <p>Lines arrive as logging events (anything logged on the access logger) or, from {@link AccessLog}, straight from
+ * its formatting buffer. The output sees one event per batch, which its {@link LineEncoder} writes as the batch's
+ * bytes. Lines of one thread keep their order (a batch is queued under its lock); lines of different threads
+ * interleave by batch. A full queue (the disk or the reader of stdout cannot keep up) drops the batch rather than
+ * stall an event loop; drops are counted and reported on the status log. Stopping writes everything collected so
+ * far.
  */
 final class BatchedLineAppender extends UnsynchronizedAppenderBase<ILoggingEvent> implements AccessLog.LineSink {
-    static final int BATCH_CHARS = 16 * 1024;
+    static final int BATCH_BYTES = 16 * 1024;
     static final int QUEUE_BATCHES = 128;
     static final long FLUSH_INTERVAL_MILLIS = 1000;
 
@@ -41,7 +43,7 @@ final class BatchedLineAppender extends UnsynchronizedAppenderBase<ILoggingEvent
 
     private final OutputStreamAppender<ILoggingEvent> output;
     private final Logger logger;
-    private final int batchChars;
+    private final int batchBytes;
     private final Set<Batch> batches = ConcurrentHashMap.newKeySet();
     private final ThreadLocal<Batch> ownBatch = ThreadLocal.withInitial(this::newBatch);
     private final BlockingQueue<Batch.Taken> queue = new ArrayBlockingQueue<>(QUEUE_BATCHES);
@@ -51,13 +53,13 @@ final class BatchedLineAppender extends UnsynchronizedAppenderBase<ILoggingEvent
 
     /** Batches for {@code output}, which must already be started; {@code logger} names the events it is given. */
     BatchedLineAppender(OutputStreamAppender<ILoggingEvent> output, Logger logger) {
-        this(output, logger, BATCH_CHARS);
+        this(output, logger, BATCH_BYTES);
     }
 
-    BatchedLineAppender(OutputStreamAppender<ILoggingEvent> output, Logger logger, int batchChars) {
+    BatchedLineAppender(OutputStreamAppender<ILoggingEvent> output, Logger logger, int batchBytes) {
         this.output = output;
         this.logger = logger;
-        this.batchChars = batchChars;
+        this.batchBytes = batchBytes;
     }
 
     OutputStreamAppender<ILoggingEvent> output() {
@@ -91,7 +93,7 @@ final class BatchedLineAppender extends UnsynchronizedAppenderBase<ILoggingEvent
         Batch batch = ownBatch.get();
         synchronized (batch) {
             batch.add(line);
-            if (batch.length() >= batchChars) {
+            if (batch.length() >= batchBytes) {
                 enqueue(batch.take());
             }
         }
@@ -117,7 +119,7 @@ final class BatchedLineAppender extends UnsynchronizedAppenderBase<ILoggingEvent
     }
 
     private Batch newBatch() {
-        Batch batch = new Batch(Thread.currentThread(), batchChars);
+        Batch batch = new Batch(Thread.currentThread(), batchBytes);
         batches.add(batch);
         return batch;
     }

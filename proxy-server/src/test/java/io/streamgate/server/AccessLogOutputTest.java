@@ -93,7 +93,7 @@ class AccessLogOutputTest {
         for (Path p : rolled) {
             long size = Files.size(p);
             // The file is checked for size before each batch of lines is written: at most one batch more.
-            assertTrue(size >= maxSize && size < maxSize + BatchedLineAppender.BATCH_CHARS + 200,
+            assertTrue(size >= maxSize && size < maxSize + BatchedLineAppender.BATCH_BYTES + 200,
                     () -> p + " has " + size + " bytes");
             kept.addAll(Files.readAllLines(p));
         }

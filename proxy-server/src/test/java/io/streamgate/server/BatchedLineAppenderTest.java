@@ -42,7 +42,7 @@ class BatchedLineAppenderTest {
 
     @Test
     void everyLineOfEveryThreadArrivesInItsThreadsOrder() throws Exception {
-        BatchedLineAppender batched = install(output(out), BatchedLineAppender.BATCH_CHARS);
+        BatchedLineAppender batched = install(output(out), BatchedLineAppender.BATCH_BYTES);
         int threads = 4;
         int perThread = 20_000;
         List<Thread> writers = new ArrayList<>();
@@ -78,7 +78,7 @@ class BatchedLineAppenderTest {
 
     @Test
     void linesOutsideAsciiAreWrittenAsUtf8() {
-        BatchedLineAppender batched = install(output(out), BatchedLineAppender.BATCH_CHARS);
+        BatchedLineAppender batched = install(output(out), BatchedLineAppender.BATCH_BYTES);
         logger.info("plain");
         logger.info("caf\u00e9 \u2603");
         batched.stop();
@@ -87,7 +87,7 @@ class BatchedLineAppenderTest {
 
     @Test
     void linesHandedOverInAReusedBufferAreCopiedAtOnce() {
-        BatchedLineAppender batched = install(output(out), BatchedLineAppender.BATCH_CHARS);
+        BatchedLineAppender batched = install(output(out), BatchedLineAppender.BATCH_BYTES);
         StringBuilder buffer = new StringBuilder(); // what AccessLog's formatter hands over, reused per line
         for (String line : List.of("first", "second, longer", "3rd", "caf\u00e9")) {
             buffer.setLength(0);
@@ -104,7 +104,7 @@ class BatchedLineAppenderTest {
 
     @Test
     void aLoneLineIsWrittenWithinTheFlushIntervalWithoutStopping() throws Exception {
-        install(output(out), BatchedLineAppender.BATCH_CHARS);
+        install(output(out), BatchedLineAppender.BATCH_BYTES);
         long start = System.nanoTime();
         logger.info("only line");
 
@@ -127,8 +127,8 @@ class BatchedLineAppenderTest {
                 super.write(b, off, len);
             }
         };
-        int batchChars = 100;
-        BatchedLineAppender batched = install(output(stuck), batchChars);
+        int batchBytes = 100;
+        BatchedLineAppender batched = install(output(stuck), batchBytes);
         int lines = 5_000; // 20 characters each, 5 per batch: far more batches than the queue holds
         assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
             for (int i = 0; i < lines; i++) {
@@ -150,8 +150,8 @@ class BatchedLineAppenderTest {
         }
     }
 
-    private BatchedLineAppender install(OutputStreamAppender<ILoggingEvent> output, int batchChars) {
-        BatchedLineAppender batched = new BatchedLineAppender(output, logger, batchChars);
+    private BatchedLineAppender install(OutputStreamAppender<ILoggingEvent> output, int batchBytes) {
+        BatchedLineAppender batched = new BatchedLineAppender(output, logger, batchBytes);
         batched.setContext(context);
         batched.setName("test");
         batched.start();
