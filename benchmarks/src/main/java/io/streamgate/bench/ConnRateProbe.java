@@ -4,7 +4,6 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.SocketChannel;
@@ -82,11 +81,7 @@ public final class ConnRateProbe {
         Transport transport = Transport.select(args.string("transport"));
         EventLoopGroup group = transport.newGroup(args.integer("threads"));
         try {
-            Bootstrap bootstrap = new Bootstrap()
-                    .group(group)
-                    .channel(transport.clientChannel())
-                    .option(ChannelOption.TCP_NODELAY, true)
-                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5_000);
+            Bootstrap bootstrap = transport.clientBootstrap(group);
             for (int i = 0; i < concurrency; i++) {
                 new Slot(run, bootstrap, group).connect();
             }

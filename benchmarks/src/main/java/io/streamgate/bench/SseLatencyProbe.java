@@ -1,7 +1,6 @@
 package io.streamgate.bench;
 
 import io.netty.bootstrap.Bootstrap;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import org.HdrHistogram.Histogram;
 
@@ -65,11 +64,7 @@ public final class SseLatencyProbe {
 
         EventLoopGroup group = transport.newGroup(args.integer("threads"));
         try {
-            Bootstrap bootstrap = new Bootstrap()
-                    .group(group)
-                    .channel(transport.clientChannel())
-                    .option(ChannelOption.TCP_NODELAY, true)
-                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5_000);
+            Bootstrap bootstrap = transport.clientBootstrap(group);
             List<ProbeSlot> slots = new ArrayList<>(concurrency);
             for (int i = 0; i < concurrency; i++) {
                 slots.add(new ProbeSlot(run, bootstrap, group));

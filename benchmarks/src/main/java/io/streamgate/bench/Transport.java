@@ -1,5 +1,8 @@
 package io.streamgate.bench;
 
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
@@ -49,6 +52,15 @@ record Transport(String name,
 
     MultiThreadIoEventLoopGroup newGroup(int threads) {
         return new MultiThreadIoEventLoopGroup(threads, ioHandlerFactory);
+    }
+
+    /** What every load probe's connections are made with: no Nagle delay, and a stuck connect fails in 5 s. */
+    Bootstrap clientBootstrap(EventLoopGroup group) {
+        return new Bootstrap()
+                .group(group)
+                .channel(clientChannel)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5_000);
     }
 
     private static Transport epoll() {

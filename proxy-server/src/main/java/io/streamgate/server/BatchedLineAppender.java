@@ -164,10 +164,12 @@ final class BatchedLineAppender extends UnsynchronizedAppenderBase<ILoggingEvent
             }
         }
         for (Batch batch : batches) {
-            synchronized (batch) {
-                if (batch.length() > 0) {
-                    write(batch.take());
-                }
+            Batch.Taken rest;
+            synchronized (batch) { // taken under the lock, written outside it, like every other batch
+                rest = batch.length() > 0 ? batch.take() : null;
+            }
+            if (rest != null) {
+                write(rest);
             }
         }
     }

@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import io.streamgate.testing.Poll;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.ConnectException;
@@ -220,7 +221,9 @@ class AdminListenerIT {
                 assertFalse(value.contains(CLIENT_IP), "the client address in a label of " + s);
             }
         }
-        assertTrue(g.process().log().lines().anyMatch(line -> line.startsWith(CLIENT_IP + " ")), g.process().log());
+        // Access lines reach stdout in batches, at most about a second after the request: wait for it.
+        Poll.until(() -> g.process().log().lines().anyMatch(line -> line.startsWith(CLIENT_IP + " ")), 5_000,
+                () -> g.process().log());
 
         promtoolAccepts(scrape.text());
 

@@ -40,7 +40,7 @@ class TrafficPolicyEndToEndIT {
     private static final Path LOGS = Path.of("target", "it-logs");
     /** The drain timeout of the config plus time for a JVM to stop. */
     private static final Duration EXIT_LIMIT = Duration.ofSeconds(25);
-    /** The access log goes through an asynchronous appender: a line shows up shortly after its exchange ended. */
+    /** Access lines are written in batches: a line shows up within about a second of its exchange ending. */
     private static final Duration ACCESS_LOG_WAIT = Duration.ofSeconds(10);
     private static final String ALICE_KEY = "sk-e2e-alice-0123456789";
     private static final Pattern CONTENT = Pattern.compile("\"delta\":\\{(?:\"role\":\"assistant\",)?\"content\":\"([^\"]*)\"}");
@@ -272,7 +272,7 @@ class TrafficPolicyEndToEndIT {
         return "http://127.0.0.1:" + port + path;
     }
 
-    /** The access log line of the request with this X-Request-Id, waiting for the asynchronous appender. */
+    /** The access log line of the request with this X-Request-Id, waiting for its batch to be written. */
     private String accessLine(String requestId) throws InterruptedException {
         String marker = " rid=" + requestId + " ";
         long deadline = System.nanoTime() + ACCESS_LOG_WAIT.toNanos();
