@@ -24,6 +24,7 @@
 #   STREAMS_RAMP_INTERVAL_MS [100]  STREAMS_PROBE_THREADS [2]
 #   CONN_KINDS ["plain tls-full tls-resumed"]  CONN_CONNECTIONS [64]  CONN_THREADS [2]
 #   BACKEND_THREADS [2]  STREAMGATE_TRANSPORT [auto] (io_uring|epoll|nio)  STREAMGATE_JAVA_OPTS  BENCH_JAVA_OPTS  RESULTS_FILE [benchmarks/results/<date>-perf.md]
+#   STREAMGATE_JAVA [java]: the java that runs Streamgate (e.g. a JDK 25's bin/java; the probes stay on java)
 #   TITLE  STREAMGATE_JAR, BENCH_JAR (prebuilt jars)  REBUILD [0] (1: build in a copy even if jars exist)
 #   MVN_FLAGS (e.g. -o)  BUILD_DIR  KEEP_TMP [0] (1: keep configs, logs and raw tool output)
 # Ports 18080-18086 and 18091/18093/18095 on 127.0.0.1 must be free.
@@ -105,6 +106,8 @@ tools=("java (apt-get install openjdk-17-jre-headless)" "nginx (apt-get install 
 [[ -n $NEED_TLS_FILES ]] && tools+=("openssl (apt-get install openssl)")
 has_load h2 && tools+=("h2load (apt-get install nghttp2-client)")
 require_tools "${tools[@]}"
+STREAMGATE_JAVA=${STREAMGATE_JAVA:-java}
+"$STREAMGATE_JAVA" -version >/dev/null 2>&1 || die "STREAMGATE_JAVA=$STREAMGATE_JAVA does not run"
 
 # ---- open files: ~2 per stream in a proxy (client + upstream socket) -------------------------------------------
 HARD_NOFILE=$(ulimit -Hn)
@@ -161,7 +164,7 @@ start_streamgate_instance() { # instance
     # The bare profile turns the access log off through logback-bench.xml; the others log as configured.
     [[ $inst == sg-bare ]] && opts+=(-Dlogback.configurationFile="$HERE/logback-bench.xml")
     # shellcheck disable=SC2086
-    (cd "$TMP" && BENCH_TMP=$TMP exec java ${STREAMGATE_JAVA_OPTS:-} "${opts[@]}" -jar "$STREAMGATE_JAR" \
+    (cd "$TMP" && BENCH_TMP=$TMP exec "$STREAMGATE_JAVA" ${STREAMGATE_JAVA_OPTS:-} "${opts[@]}" -jar "$STREAMGATE_JAR" \
         --config "$HERE/${SG_CONFIG[$inst]}" >"$TMP/$inst.log" 2>&1) &
     PIDS+=($!); PID[$inst]=$!
     wait_for_port "Streamgate ($inst)" "${PORT[$inst]}" "$!" "$TMP/$inst.log"
@@ -554,7 +557,7 @@ mkdir -p "$(dirname "$RESULTS_FILE")"
     echo
     echo "- Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM, Linux $(uname -r)"
     echo "- Load average before the run: $LOAD_BEFORE (anything above ~0.5 means other work was competing for the CPUs)."
-    echo "- Java: $(java -version 2>&1 | head -1); nginx: $(nginx -v 2>&1 | sed 's/.*version: //') ($(nginx -V 2>&1 | grep -o 'running with OpenSSL [0-9.a-z]*' || echo OpenSSL)); wrk: $(wrk -v 2>&1 | head -1 | awk '{print $2}')$(has_load h2 && echo "; $(h2load --version | head -1)")"
+    echo "- Java: Streamgate $("$STREAMGATE_JAVA" -version 2>&1 | head -1), BenchBackend and probes $(java -version 2>&1 | head -1); nginx: $(nginx -v 2>&1 | sed 's/.*version: //') ($(nginx -V 2>&1 | grep -o 'running with OpenSSL [0-9.a-z]*' || echo OpenSSL)); wrk: $(wrk -v 2>&1 | head -1 | awk '{print $2}')$(has_load h2 && echo "; $(h2load --version | head -1)")"
     echo "- Streamgate commit: $COMMIT; transport: $(transport_of "$SG_INST"); ${TLS_PROVIDER:+$TLS_PROVIDER; }BenchBackend: $(grep -o 'transport=[a-z_]*' "$TMP/direct.log" | head -1 | cut -d= -f2), $BACKEND_THREADS threads; nginx: epoll, worker_processes auto ($(nproc))"
     echo "- JVM options: Streamgate '${STREAMGATE_JAVA_OPTS:-defaults}', BenchBackend and probes '${BENCH_JAVA_OPTS:-defaults}'. Open-files limit: $NOFILE."
     echo "- Everything (backend, proxies, load generators) shares the same $(nproc) cores; a proxy that uses more CPU also slows the backend and the client."

@@ -675,7 +675,7 @@ final class Exchange implements UpstreamListener {
                 || route.hostHeader().mode() == RouteConfig.HostHeader.Mode.PRESERVE && clientHost == null) {
             request.headers().set(HttpHeaderNames.HOST, endpoint.authority());
         }
-        ch.write(request, ch.voidPromise());
+        c.writeRequestHead(request);
         HttpContent part;
         if (attempts > 1 || lease.resent()) {
             // A retry: the replay copies hold every body byte received so far, parked parts included.

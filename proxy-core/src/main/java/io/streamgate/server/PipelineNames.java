@@ -15,7 +15,7 @@ package io.streamgate.server;
  *       {@link #H2_STREAM_CODEC} (frames to HTTP/1.1 objects), {@link #GUARD} and {@link #EXCHANGE}, so both protocols
  *       share one policy chain and one relay.</li>
  * </ol>
- * An upstream connection's pipeline is {@link #UPSTREAM_CODEC} then {@link #UPSTREAM_RELAY}.
+ * An upstream connection's pipeline is (TLS,) {@link #UPSTREAM_DECODER}, {@link #UPSTREAM_ENCODER}, {@link #UPSTREAM_RELAY}.
  */
 public final class PipelineNames {
     public static final String ACCEPT_GUARD = "accept-guard";
@@ -32,7 +32,8 @@ public final class PipelineNames {
     public static final String H2_MULTIPLEX = "h2-multiplex";
     public static final String H2_STREAM_CODEC = "h2-stream-codec";
     public static final String H2_ERRORS = "h2-errors";
-    public static final String UPSTREAM_CODEC = "upstream-codec";
+    public static final String UPSTREAM_DECODER = "upstream-decoder";
+    public static final String UPSTREAM_ENCODER = "upstream-encoder";
     public static final String UPSTREAM_RELAY = "upstream-relay";
 
     private PipelineNames() {

@@ -16,7 +16,7 @@ import java.util.List;
  *   <li>obsolete line folding (a header line starting with a space or tab, RFC 9112 §5.2): Netty would join it to the
  *       previous value, while another server in the chain may read it as a header of its own.</li>
  * </ul>
- * Folding is found by scanning each request head as its bytes arrive, once per byte, before Netty parses it.
+ * Folding is found by scanning each request head as its bytes arrive, once, before Netty parses it.
  */
 final class StrictRequestDecoder extends HttpRequestDecoder {
     /** True while the bytes at the reader index belong to a request head (not a body). */
@@ -62,18 +62,26 @@ final class StrictRequestDecoder extends HttpRequestDecoder {
         }
     }
 
-    /** Scans the new bytes of the head for a line that starts with whitespace; stops at the head's blank line. */
+    /**
+     * Scans the new bytes of the head for a line that starts with whitespace; stops at the head's blank line. Only
+     * the byte after each line feed matters, so the scan jumps from one line feed to the next ({@link
+     * ByteBuf#indexOf} compares eight bytes at a time) instead of reading every byte of the head.
+     */
     private boolean foldsALine(ByteBuf in) {
         int i = in.readerIndex() + scannedAhead;
         int end = in.writerIndex();
-        for (; i < end; i++) {
-            byte b = in.getByte(i);
+        while (!headStarted && i < end) { // blank lines before the request line are allowed (RFC 9112 §2.2)
+            byte b = in.getByte(i++);
+            headStarted = b != '\r' && b != '\n';
+            previous = b;
+        }
+        while (i < end) {
             if (previous == '\n') {
+                byte b = in.getByte(i);
                 if (b == ' ' || b == '\t') {
-                    if (headStarted) {
-                        return true;
-                    }
-                } else if ((b == '\r' || b == '\n') && headStarted) {
+                    return true;
+                }
+                if (b == '\r' || b == '\n') {
                     // The blank line ends the head: what follows is a body, which may hold anything.
                     scannedAhead = i + 1 - in.readerIndex();
                     previous = b;
@@ -81,10 +89,14 @@ final class StrictRequestDecoder extends HttpRequestDecoder {
                     return false;
                 }
             }
-            if (b != '\r' && b != '\n') {
-                headStarted = true;
+            int lineFeed = in.indexOf(i, end, (byte) '\n');
+            if (lineFeed < 0) {
+                previous = in.getByte(end - 1);
+                i = end;
+            } else {
+                previous = '\n';
+                i = lineFeed + 1;
             }
-            previous = b;
         }
         scannedAhead = end - in.readerIndex();
         return false;

@@ -2,13 +2,16 @@ package io.streamgate.upstream;
 
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
-import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpRequestEncoder;
 import io.netty.handler.ssl.SslContext;
 import io.streamgate.config.UpstreamConfig;
 import io.streamgate.server.PipelineNames;
 
-/** Pipeline of an upstream connection: TLS for {@code https://} endpoints, the HTTP/1.1 client codec, the relay end. */
+/**
+ * Pipeline of an upstream connection: TLS for {@code https://} endpoints, the HTTP/1.1 response decoder and request
+ * encoder, the relay end.
+ */
 final class UpstreamChannelInitializer extends ChannelInitializer<Channel> {
     /** Backends may send larger headers than we accept from clients (cookies, tracing); still bounded. */
     private static final HttpDecoderConfig DECODER = new HttpDecoderConfig()
@@ -34,8 +37,11 @@ final class UpstreamChannelInitializer extends ChannelInitializer<Channel> {
         if (ssl != null) {
             ch.pipeline().addLast(ssl.newHandler(ch.alloc(), serverName, endpoint.port()));
         }
+        UpstreamResponseDecoder decoder = new UpstreamResponseDecoder(DECODER);
+        connection.decodeWith(decoder);
         ch.pipeline()
-                .addLast(PipelineNames.UPSTREAM_CODEC, new HttpClientCodec(DECODER, false, false))
+                .addLast(PipelineNames.UPSTREAM_DECODER, decoder)
+                .addLast(PipelineNames.UPSTREAM_ENCODER, new HttpRequestEncoder())
                 .addLast(PipelineNames.UPSTREAM_RELAY, connection);
     }
 }

@@ -4,6 +4,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.util.ReferenceCountUtil;
 
 /**
@@ -14,6 +15,7 @@ import io.netty.util.ReferenceCountUtil;
 public final class UpstreamConnection extends ChannelInboundHandlerAdapter {
     private final EndpointPool pool;
     private Channel channel;
+    private UpstreamResponseDecoder decoder;
     private UpstreamListener listener;
     private int uses;
     private long idleSinceNanos;
@@ -58,6 +60,16 @@ public final class UpstreamConnection extends ChannelInboundHandlerAdapter {
     public void attach(UpstreamListener l) {
         this.listener = l;
         uses++;
+    }
+
+    void decodeWith(UpstreamResponseDecoder responseDecoder) {
+        this.decoder = responseDecoder;
+    }
+
+    /** Writes (without flushing) the head of the leasing exchange's request. */
+    public void writeRequestHead(HttpRequest request) {
+        decoder.expectResponseTo(request.method());
+        channel.write(request, channel.voidPromise());
     }
 
     void markIdle(long now) {

@@ -21,6 +21,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -83,6 +85,9 @@ class SlowClientTest {
         OutputStream out = slow.socket().getOutputStream();
         AtomicBoolean cut = new AtomicBoolean();
         long start = System.nanoTime();
+        // Two threads of their own: on 2 cores the common pool may have one, and the normal client would then only
+        // start after the slow writer has finished.
+        ExecutorService threads = Executors.newFixedThreadPool(2);
         CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
             // One byte every 300 ms: the request would take ~25 s to arrive.
             try {
@@ -97,7 +102,7 @@ class SlowClientTest {
             } catch (IOException | InterruptedException e) {
                 // the proxy closed the connection
             }
-        });
+        }, threads);
 
         // Meanwhile a normal client on other connections is answered every time.
         AtomicInteger served = new AtomicInteger();
@@ -111,12 +116,16 @@ class SlowClientTest {
                     throw new AssertionError("a normal client failed while a slowloris ran", e);
                 }
             }
-        });
+        }, threads);
         String answer = readUntilClosed(slow.socket(), 5_000);
         long serverClosedNanos = System.nanoTime() - start;
         cut.set(true);
-        normal.get(10, TimeUnit.SECONDS);
-        writer.get(5, TimeUnit.SECONDS);
+        try {
+            normal.get(10, TimeUnit.SECONDS);
+            writer.get(5, TimeUnit.SECONDS);
+        } finally {
+            threads.shutdownNow();
+        }
 
         double seconds = serverClosedNanos / 1e9;
         assertTrue(seconds >= 0.8 && seconds < 3.0, "the slow connection was closed after " + seconds + " s (deadline 1 s)");
