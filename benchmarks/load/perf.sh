@@ -24,7 +24,8 @@
 #   STREAMS_RAMP_INTERVAL_MS [100]  STREAMS_PROBE_THREADS [2]
 #   CONN_KINDS ["plain tls-full tls-resumed"]  CONN_CONNECTIONS [64]  CONN_THREADS [2]
 #   BACKEND_THREADS [2]  STREAMGATE_TRANSPORT [auto] (io_uring|epoll|nio)  STREAMGATE_JAVA_OPTS  BENCH_JAVA_OPTS  RESULTS_FILE [benchmarks/results/<date>-perf.md]
-#   STREAMGATE_JAVA [java]: the java that runs Streamgate (e.g. a JDK 25's bin/java; the probes stay on java)
+#   STREAMGATE_JAVA [java]: the java that runs Streamgate (e.g. a JDK 25's bin/java; the probes stay on java); on Java 24+
+#   perf.sh adds --sun-misc-unsafe-memory-access=allow to STREAMGATE_JAVA_OPTS, as the Docker image does
 #   TITLE  STREAMGATE_JAR, BENCH_JAR (prebuilt jars)  REBUILD [0] (1: build in a copy even if jars exist)
 #   MVN_FLAGS (e.g. -o)  BUILD_DIR  KEEP_TMP [0] (1: keep configs, logs and raw tool output)
 # Ports 18080-18086 and 18091/18093/18095 on 127.0.0.1 must be free.
@@ -108,6 +109,11 @@ has_load h2 && tools+=("h2load (apt-get install nghttp2-client)")
 require_tools "${tools[@]}"
 STREAMGATE_JAVA=${STREAMGATE_JAVA:-java}
 "$STREAMGATE_JAVA" -version >/dev/null 2>&1 || die "STREAMGATE_JAVA=$STREAMGATE_JAVA does not run"
+# As the Docker image runs it: on Java 24+ Netty uses sun.misc.Unsafe only when allowed (Java 17 knows no such flag).
+if [[ ${STREAMGATE_JAVA_OPTS:-} != *sun-misc-unsafe-memory-access* ]] \
+        && "$STREAMGATE_JAVA" --sun-misc-unsafe-memory-access=allow -version >/dev/null 2>&1; then
+    STREAMGATE_JAVA_OPTS="${STREAMGATE_JAVA_OPTS:+$STREAMGATE_JAVA_OPTS }--sun-misc-unsafe-memory-access=allow"
+fi
 
 # ---- open files: ~2 per stream in a proxy (client + upstream socket) -------------------------------------------
 HARD_NOFILE=$(ulimit -Hn)

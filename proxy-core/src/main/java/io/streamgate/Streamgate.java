@@ -9,6 +9,7 @@ import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.netty.util.internal.PlatformDependent;
 import io.streamgate.config.ConfigException;
 import io.streamgate.config.ConfigLoader;
 import io.streamgate.config.ProxyConfig;
@@ -163,6 +164,12 @@ public final class Streamgate implements AutoCloseable {
                 transport.name(), threads, missing.isEmpty() || transport.name().equals("io_uring") ? "" : " (" + missing + ")");
         if (redirect != null) {
             LOG.info("redirecting plain HTTP on {} to HTTPS", redirect.localAddress());
+        }
+        if (Runtime.version().feature() >= 24 && !PlatformDependent.hasUnsafe()) {
+            // Netty stops using sun.misc.Unsafe on Java 24+ unless allowed; its fallback buffer access costs about
+            // 8 % more CPU per proxied request here (docs/performance.md, "Which Java").
+            LOG.info("Netty runs without sun.misc.Unsafe on Java {}: start java with --sun-misc-unsafe-memory-access=allow"
+                    + " for less CPU per request", Runtime.version().feature());
         }
         return gw;
     }

@@ -28,6 +28,7 @@ final class Admission {
     private static final AsciiString RATELIMIT_LIMIT = AsciiString.cached("ratelimit-limit");
     private static final AsciiString RATELIMIT_REMAINING = AsciiString.cached("ratelimit-remaining");
     private static final AsciiString RATELIMIT_RESET = AsciiString.cached("ratelimit-reset");
+    static final List<AsciiString> QUOTA_HEADER_NAMES = List.of(RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET);
 
     /** How a refusal reaches the exchange. */
     interface Refusal {

@@ -1,9 +1,7 @@
 package io.streamgate.server;
 
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.streamgate.config.ServerConfig;
 
 /** Adds the HTTP/1.1 handlers to a client connection. */
@@ -20,10 +18,11 @@ final class Http1Pipeline {
                 .setAllowDuplicateContentLengths(false)
                 .setUseRfc9112TransferEncoding(true)
                 .setStrictLineParsing(true)
-                // Names must be tokens; values must not hold NUL, CR or other control characters.
-                .setHeadersFactory(DefaultHttpHeadersFactory.headersFactory().withValidation(true).withValueValidation(true));
+                // Names must be tokens (the constant names we set ourselves pass without a check, see
+                // TrustedHeaderNames); values must not hold NUL, CR or other control characters.
+                .setHeadersFactory(TrustedHeaderNames.headersFactory().withValueValidation(true));
         p.addLast(PipelineNames.DECODER, new StrictRequestDecoder(decoder))
-                .addLast(PipelineNames.ENCODER, new HttpResponseEncoder())
+                .addLast(PipelineNames.ENCODER, new ClientResponseEncoder())
                 .addLast(PipelineNames.GUARD, new RequestGuard(limits.maxHeaders()))
                 .addLast(PipelineNames.EXCHANGE, new ClientConnectionHandler(gateway, tls ? "https" : "http", false));
     }

@@ -1,11 +1,12 @@
 package io.streamgate.server;
 
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.util.AsciiString;
 import java.util.concurrent.ThreadLocalRandom;
 
 /** Propagates a sane client-supplied X-Request-Id, or makes a new one. */
 public final class RequestIds {
-    public static final String HEADER = "x-request-id";
+    public static final AsciiString HEADER = AsciiString.cached("x-request-id");
     private static final char[] HEX = "0123456789abcdef".toCharArray();
     private static final int MAX_LENGTH = 128;
 

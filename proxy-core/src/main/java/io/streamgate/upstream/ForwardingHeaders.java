@@ -2,6 +2,7 @@ package io.streamgate.upstream;
 
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.util.AsciiString;
+import java.util.List;
 
 /**
  * Sets X-Forwarded-For/-Proto/-Host from what this gateway saw. Client-supplied forwarding headers are replaced,
@@ -14,6 +15,8 @@ public final class ForwardingHeaders {
     private static final AsciiString X_FORWARDED_PORT = AsciiString.cached("x-forwarded-port");
     private static final AsciiString X_REAL_IP = AsciiString.cached("x-real-ip");
     private static final AsciiString FORWARDED = AsciiString.cached("forwarded");
+    /** The names {@link #apply} sets: constants, so header maps may skip validating them. */
+    public static final List<AsciiString> NAMES_SET = List.of(X_FORWARDED_FOR, X_FORWARDED_PROTO, X_FORWARDED_HOST);
 
     private ForwardingHeaders() {
     }

@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.HttpRequestEncoder;
 import io.netty.handler.ssl.SslContext;
 import io.streamgate.config.UpstreamConfig;
 import io.streamgate.server.PipelineNames;
+import io.streamgate.server.TrustedHeaderNames;
 
 /**
  * Pipeline of an upstream connection: TLS for {@code https://} endpoints, the HTTP/1.1 response decoder and request
@@ -17,7 +18,8 @@ final class UpstreamChannelInitializer extends ChannelInitializer<Channel> {
     private static final HttpDecoderConfig DECODER = new HttpDecoderConfig()
             .setMaxInitialLineLength(8 * 1024)
             .setMaxHeaderSize(64 * 1024)
-            .setMaxChunkSize(64 * 1024);
+            .setMaxChunkSize(64 * 1024)
+            .setHeadersFactory(TrustedHeaderNames.headersFactory());
 
     private final UpstreamConnection connection;
     private final SslContext ssl;
