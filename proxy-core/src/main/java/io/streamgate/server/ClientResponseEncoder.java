@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
@@ -19,7 +20,7 @@ final class ClientResponseEncoder extends HttpResponseEncoder {
     /** Up to this many bytes, copying the data is cheaper than writing the size line and CRLF as buffers of their own. */
     static final int COPY_LIMIT = 2048;
     private static final short CRLF = ('\r' << 8) | '\n';
-    private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
 
     /** Whether the message being encoded has a chunked body: Netty's own state is private. */
     private boolean chunkedBody;
