@@ -14,8 +14,8 @@ import org.slf4j.LoggerFactory;
  * appender.
  *
  * <p>A host that writes the lines itself (the server's batching output) can take them straight from the formatting
- * buffer with {@link #sendLinesTo}, which saves a String and a logging event per request; the logger's level still
- * decides whether lines are made at all.
+ * buffer, as ASCII bytes, with {@link #sendLinesTo}, which saves a String and a logging event per request; the
+ * logger's level still decides whether lines are made at all.
  *
  * <p>Thread-safe: the format and the sink are volatiles, the formatting state is per thread.
  */
@@ -27,9 +27,9 @@ public final class AccessLog {
     private static volatile AccessLogConfig.Format format = AccessLogConfig.Format.COMBINED;
     private static volatile LineSink sink;
 
-    /** Takes a line that is only valid during the call: it is the formatting thread's reused buffer. */
+    /** Takes a line (ASCII, without a line separator) that is only valid during the call: the formatting thread's buffer. */
     public interface LineSink {
-        void accept(CharSequence line);
+        void accept(byte[] ascii, int length);
     }
 
     private AccessLog() {
@@ -51,21 +51,22 @@ public final class AccessLog {
 
     public static void log(ExchangeRecord r) {
         if (LOG.isInfoEnabled()) {
+            LineBytes line = format(r, format);
             LineSink s = sink;
             if (s != null) {
-                s.accept(chars(r, format));
+                s.accept(line.array(), line.length());
             } else {
-                LOG.info(chars(r, format).toString());
+                LOG.info(line.toString());
             }
         }
     }
 
     /** The line for {@code r} in {@code format}, without a line separator. */
     static String line(ExchangeRecord r, AccessLogConfig.Format format) {
-        return chars(r, format).toString();
+        return format(r, format).toString();
     }
 
-    private static CharSequence chars(ExchangeRecord r, AccessLogConfig.Format format) {
+    private static LineBytes format(ExchangeRecord r, AccessLogConfig.Format format) {
         if (format == AccessLogConfig.Format.COMBINED) {
             return COMBINED.get().format(r);
         }

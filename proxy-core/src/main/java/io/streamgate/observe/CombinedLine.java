@@ -1,5 +1,6 @@
 package io.streamgate.observe;
 
+import java.nio.charset.StandardCharsets;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.Locale;
@@ -14,70 +15,89 @@ import java.util.Locale;
  * which for header and URI text is the byte the client sent) or {@code \}{@code uHHHH} above U+00FF. In the unquoted
  * key=value fields a space is escaped too, so a value can never pass for the next field.
  *
+ * <p>The line is written as ASCII bytes ({@link LineBytes}), the form its output wants.
+ *
  * <p>Not thread-safe: each thread keeps one and reuses its buffer (see {@link AccessLog}).
  */
 final class CombinedLine {
     private static final DateTimeFormatter TIME =
             DateTimeFormatter.ofPattern("dd/MMM/yyyy:HH:mm:ss Z", Locale.ROOT).withZone(ZoneOffset.UTC);
-    private static final char[] HEX = "0123456789ABCDEF".toCharArray();
+    private static final byte[] HEX = ascii("0123456789ABCDEF");
+    private static final byte[] AFTER_IP = ascii(" - - [");
+    private static final byte[] AFTER_TIME = ascii("] \"");
+    private static final byte[] QUOTE_SPACE_QUOTE = ascii("\" \"");
+    private static final byte[] RID = ascii(" rid=");
+    private static final byte[] IDENTITY = ascii(" identity=");
+    private static final byte[] ROUTE = ascii(" route=");
+    private static final byte[] UPSTREAM = ascii(" upstream=");
+    private static final byte[] IN = ascii(" in=");
+    private static final byte[] DURATION = ascii(" dur_ms=");
+    private static final byte[] TTFB = ascii(" ttfb_ms=");
+    private static final byte[] TTFT = ascii(" ttft_ms=");
+    private static final byte[] TOKENS_IN = ascii(" tokens_in=");
+    private static final byte[] TOKENS_OUT = ascii(" tokens_out=");
+    private static final byte[] TOKENS_ESTIMATED = ascii(" tokens_estimated=1");
+    private static final byte[] CACHE = ascii(" cache=");
+    private static final byte[] CLIENT_CERT = ascii(" client_cert=\"");
+    private static final byte[] NOTE = ascii(" note=");
 
-    private final StringBuilder sb = new StringBuilder(512);
+    private final LineBytes line = new LineBytes(512);
     private final SecondText time = new SecondText(TIME);
 
     /** The line, in this instance's buffer: valid until its next call. */
-    CharSequence format(ExchangeRecord r) {
-        sb.setLength(0);
+    LineBytes format(ExchangeRecord r) {
+        line.clear();
         value(r.clientIp);
-        sb.append(" - - [").append(time.of(r.startEpochMillis)).append("] \"");
+        line.append(AFTER_IP).appendAscii(time.of(r.startEpochMillis)).append(AFTER_TIME);
         quoted(r.method);
-        sb.append(' ');
+        line.append(' ');
         quoted(r.uri);
-        sb.append(' ');
+        line.append(' ');
         quoted(r.protocol);
-        sb.append("\" ").append(r.status).append(' ').append(r.bytesOut).append(" \"");
+        line.append('"').append(' ').append(r.status).append(' ').append(r.bytesOut).append(' ').append('"');
         quoted(r.referer);
-        sb.append("\" \"");
+        line.append(QUOTE_SPACE_QUOTE);
         quoted(r.userAgent);
-        sb.append('"');
-        field(" rid=", r.requestId);
-        field(" identity=", r.identity);
-        field(" route=", r.route);
-        field(" upstream=", r.upstreamEndpoint);
-        sb.append(" in=").append(r.bytesIn).append(" dur_ms=");
+        line.append('"');
+        field(RID, r.requestId);
+        field(IDENTITY, r.identity);
+        field(ROUTE, r.route);
+        field(UPSTREAM, r.upstreamEndpoint);
+        line.append(IN).append(r.bytesIn).append(DURATION);
         millis(r.durationNanos);
-        sb.append(" ttfb_ms=");
+        line.append(TTFB);
         if (r.firstByteNanos < 0) {
-            sb.append('-');
+            line.append('-');
         } else {
             millis(r.firstByteNanos);
         }
         if (r.eventStream && r.firstBodyNanos >= 0) {
-            sb.append(" ttft_ms="); // time to first token: the first event of a stream, after the headers
+            line.append(TTFT); // time to first token: the first event of a stream, after the headers
             millis(r.firstBodyNanos);
         }
         if (r.promptTokens >= 0 || r.completionTokens >= 0) {
-            sb.append(" tokens_in=").append(Math.max(0, r.promptTokens))
-                    .append(" tokens_out=").append(Math.max(0, r.completionTokens));
+            line.append(TOKENS_IN).append(Math.max(0, r.promptTokens))
+                    .append(TOKENS_OUT).append(Math.max(0, r.completionTokens));
             if (r.tokensEstimated) {
-                sb.append(" tokens_estimated=1");
+                line.append(TOKENS_ESTIMATED);
             }
         }
         if (r.cacheStatus != null) {
-            field(" cache=", r.cacheStatus);
+            field(CACHE, r.cacheStatus);
         }
         if (r.clientCert != null) {
-            sb.append(" client_cert=\"");
+            line.append(CLIENT_CERT);
             quoted(r.clientCert);
-            sb.append('"');
+            line.append('"');
         }
         if (r.note != null) {
-            field(" note=", r.note);
+            field(NOTE, r.note);
         }
-        return sb;
+        return line;
     }
 
-    private void field(String key, String value) {
-        sb.append(key);
+    private void field(byte[] key, String value) {
+        line.append(key);
         value(value);
     }
 
@@ -91,37 +111,41 @@ final class CombinedLine {
         escaped(s, false);
     }
 
-    /** Writes {@code -} for a missing value, as nginx does. */
+    /** Writes {@code -} for a missing value, as nginx does. One pass: each character is checked and written. */
     private void escaped(String s, boolean spaceAllowed) {
         if (s == null || s.isEmpty()) {
-            sb.append('-');
+            line.append('-');
             return;
         }
-        // Values are almost always plain: copy runs of safe characters in one append, not one char at a time.
-        int run = 0;
-        for (int i = 0, n = s.length(); i < n; i++) {
+        int n = s.length();
+        line.ensure(n);
+        for (int i = 0; i < n; i++) {
             char c = s.charAt(i);
             if ((c > ' ' && c < 0x7f && c != '"' && c != '\\') || (c == ' ' && spaceAllowed)) {
-                continue;
-            }
-            sb.append(s, run, i);
-            run = i + 1;
-            if (c <= 0xff) {
-                sb.append("\\x").append(HEX[c >> 4]).append(HEX[c & 0xf]);
+                line.put((byte) c);
             } else {
-                sb.append("\\u").append(HEX[c >> 12]).append(HEX[(c >> 8) & 0xf]).append(HEX[(c >> 4) & 0xf]).append(HEX[c & 0xf]);
+                escape(c);
+                line.ensure(n - i - 1); // the rest may still be plain
             }
         }
-        if (run == 0) {
-            sb.append(s); // nothing escaped: one array copy
+    }
+
+    private void escape(char c) {
+        if (c <= 0xff) {
+            line.append('\\').append('x').append((char) HEX[c >> 4]).append((char) HEX[c & 0xf]);
         } else {
-            sb.append(s, run, s.length());
+            line.append('\\').append('u').append((char) HEX[c >> 12]).append((char) HEX[(c >> 8) & 0xf])
+                    .append((char) HEX[(c >> 4) & 0xf]).append((char) HEX[c & 0xf]);
         }
     }
 
     /** Milliseconds with one decimal, without String.format's cost on every request. */
     private void millis(long nanos) {
         long tenths = Math.max(0, nanos) / 100_000;
-        sb.append(tenths / 10).append('.').append(tenths % 10);
+        line.append(tenths / 10).append('.').append(tenths % 10);
+    }
+
+    private static byte[] ascii(String s) {
+        return s.getBytes(StandardCharsets.US_ASCII);
     }
 }

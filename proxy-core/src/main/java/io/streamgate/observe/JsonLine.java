@@ -35,6 +35,8 @@ final class JsonLine {
             DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss", Locale.ROOT).withZone(ZoneOffset.UTC);
 
     private final StringBuilder sb = new StringBuilder(768);
+    /** The line as the access log hands it on: ASCII, since every non-ASCII character is escaped. */
+    private final LineBytes bytes = new LineBytes(768);
     private final JsonGenerator json;
     private final SecondText second = new SecondText(SECOND);
     /** "yyyy-MM-ddTHH:mm:ss.SSSZ" and the digits of the durations, assembled without a String. */
@@ -49,7 +51,7 @@ final class JsonLine {
     }
 
     /** The line, in this instance's buffer: valid until its next call. */
-    CharSequence format(ExchangeRecord r) throws IOException {
+    LineBytes format(ExchangeRecord r) throws IOException {
         sb.setLength(0);
         json.writeStartObject();
         json.writeFieldName("time");
@@ -93,7 +95,8 @@ final class JsonLine {
         }
         json.writeEndObject();
         json.flush();
-        return sb;
+        bytes.clear();
+        return bytes.appendAscii(sb);
     }
 
     private void countOrNull(String name, long count) throws IOException {

@@ -56,7 +56,13 @@ final class ClientResponseEncoder extends HttpResponseEncoder {
             framed.writeByte(HEX[(n >>> shift) & 0xf]);
         }
         framed.writeShort(CRLF);
-        framed.writeBytes(data, data.readerIndex(), n);
+        // Read from the data rather than written into the frame: the chunk is a slice of the decoder's buffer, and
+        // the frame's writeBytes would wrap both in new NIO buffers to copy (two objects and their bookkeeping per
+        // event, ≈ 10 % of the event loops' samples with many streams); the slice's getBytes reaches its pooled
+        // parent, which copies memory to memory.
+        int at = framed.writerIndex();
+        data.getBytes(data.readerIndex(), framed, at, n);
+        framed.writerIndex(at + n);
         framed.writeShort(CRLF);
         return framed;
     }

@@ -81,18 +81,22 @@ final class BatchedLineAppender extends UnsynchronizedAppenderBase<ILoggingEvent
 
     @Override
     protected void append(ILoggingEvent event) {
-        accept(event.getFormattedMessage());
+        byte[] line = event.getFormattedMessage().getBytes(StandardCharsets.UTF_8);
+        accept(line, line.length);
     }
 
-    /** A line straight from the access log's formatting buffer, without a logging event (see {@link AccessLog}). */
+    /**
+     * A line straight from the access log's formatting buffer, without a logging event (see {@link AccessLog}): its
+     * bytes are copied at once, as the buffer is reused for the next line.
+     */
     @Override
-    public void accept(CharSequence line) {
+    public void accept(byte[] line, int length) {
         if (!isStarted()) {
             return; // replaced or shut down: what was collected has been written
         }
         Batch batch = ownBatch.get();
         synchronized (batch) {
-            batch.add(line);
+            batch.add(line, length);
             if (batch.length() >= batchBytes) {
                 enqueue(batch.take());
             }
@@ -258,23 +262,10 @@ final class BatchedLineAppender extends UnsynchronizedAppenderBase<ILoggingEvent
             return length;
         }
 
-        void add(CharSequence line) {
-            int n = line.length();
+        void add(byte[] line, int n) {
             ensure(n + SEPARATOR.length);
-            int start = length;
-            for (int i = 0; i < n; i++) {
-                char c = line.charAt(i);
-                if (c >= 0x80) {
-                    // Access lines are ASCII (both formats escape everything else); anything else is encoded whole.
-                    length = start;
-                    byte[] utf8 = line.toString().getBytes(StandardCharsets.UTF_8);
-                    ensure(utf8.length + SEPARATOR.length);
-                    System.arraycopy(utf8, 0, bytes, length, utf8.length);
-                    length += utf8.length;
-                    break;
-                }
-                bytes[length++] = (byte) c;
-            }
+            System.arraycopy(line, 0, bytes, length, n);
+            length += n;
             System.arraycopy(SEPARATOR, 0, bytes, length, SEPARATOR.length);
             length += SEPARATOR.length;
             lines++;

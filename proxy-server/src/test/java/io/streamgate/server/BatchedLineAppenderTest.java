@@ -88,17 +88,16 @@ class BatchedLineAppenderTest {
     @Test
     void linesHandedOverInAReusedBufferAreCopiedAtOnce() {
         BatchedLineAppender batched = install(output(out), BatchedLineAppender.BATCH_BYTES);
-        StringBuilder buffer = new StringBuilder(); // what AccessLog's formatter hands over, reused per line
+        byte[] buffer = new byte[64]; // what AccessLog's formatter hands over, reused per line
         for (String line : List.of("first", "second, longer", "3rd", "caf\u00e9")) {
-            buffer.setLength(0);
-            buffer.append(line);
-            batched.accept(buffer);
+            byte[] utf8 = line.getBytes(StandardCharsets.UTF_8);
+            System.arraycopy(utf8, 0, buffer, 0, utf8.length);
+            batched.accept(buffer, utf8.length);
         }
-        buffer.setLength(0);
-        buffer.append("changed after the call");
+        Arrays.fill(buffer, (byte) 'x'); // changed after the call
         batched.stop();
         assertEquals(List.of("first", "second, longer", "3rd", "caf\u00e9"), out.lines());
-        batched.accept("after stop");
+        batched.accept(buffer, 5); // after stop
         assertEquals(4, out.lines().size());
     }
 
