@@ -7,6 +7,7 @@ import io.streamgate.config.RateLimitConfig;
 import io.streamgate.config.RateLimitConfig.Kind;
 import io.streamgate.policy.ResponseHeader;
 import io.streamgate.policy.ratelimit.BucketLimiter;
+import io.streamgate.policy.ratelimit.BucketMemo;
 import io.streamgate.policy.ratelimit.ConcurrencyLimiter;
 import io.streamgate.policy.ratelimit.Permit;
 import io.streamgate.policy.ratelimit.RateLimitQuota;
@@ -39,19 +40,23 @@ final class Admission {
     private final List<RateLimitConfig> rules;
     private final String[] keys;
     private final EventExecutor loop;
-    private final List<Permit> permits = new ArrayList<>(1);
-    /** Index into rules of each token rule that admitted the estimate. */
-    private final List<Integer> charged = new ArrayList<>(1);
+    private final BucketMemo memo;
+    /** Made when a concurrency rule grants a slot. */
+    private List<Permit> permits;
+    /** Index into rules of each token rule that admitted the estimate; made when one does. */
+    private List<Integer> charged;
     private final long[] takenFor;
     private Waiter waiter;
     private RateLimitConfig quotaRule;
+    private BucketLimiter quotaLimiter;
     private long quotaRemaining = Long.MAX_VALUE;
     private boolean closed;
     private String rejectedRule;
 
     Admission(RateLimiters limiters, List<RateLimitConfig> rules, String route, String identity, String clientIp,
-              HttpHeaders request, EventExecutor loop) {
+              HttpHeaders request, EventExecutor loop, BucketMemo memo) {
         this.limiters = limiters;
+        this.memo = memo;
         this.rules = rules;
         this.loop = loop;
         this.keys = new String[rules.size()];
@@ -113,13 +118,13 @@ final class Admission {
                     }
                     if (error != null) {
                         storeUnavailable(rule, error, refusal);
-                    } else if (took(at, cost, result, refusal)) {
+                    } else if (took(at, bucket, cost, result, refusal)) {
                         step(at + 1, tokenPhase, cost, next, refusal);
                     }
                 }));
                 return;
             }
-            if (!took(i, cost, bucket.tryAcquire(keys[i], cost), refusal)) {
+            if (!took(i, bucket, cost, bucket.tryAcquire(keys[i], cost, memo), refusal)) {
                 return;
             }
         }
@@ -129,7 +134,7 @@ final class Admission {
     }
 
     /** Records an acquire's answer; false (after refusing) when it was a refusal. */
-    private boolean took(int i, long cost, long result, Refusal refusal) {
+    private boolean took(int i, BucketLimiter bucket, long cost, long result, Refusal refusal) {
         RateLimitConfig rule = rules.get(i);
         if (result < 0) {
             giveBack();
@@ -146,6 +151,9 @@ final class Admission {
         }
         takenFor[i] = cost;
         if (rule.kind() == Kind.TOKENS) {
+            if (charged == null) {
+                charged = new ArrayList<>(1);
+            }
             charged.add(i);
         }
         // Report the tightest request rule; token rules only when the route has no request rule.
@@ -153,6 +161,7 @@ final class Admission {
                 || quotaRule.kind() == rule.kind() && result < quotaRemaining;
         if (better) {
             quotaRule = rule;
+            quotaLimiter = bucket;
             quotaRemaining = result;
         }
         return true;
@@ -163,7 +172,7 @@ final class Admission {
         ConcurrencyLimiter limiter = limiters.concurrency(rule.name());
         Permit p = limiter.tryAcquire(keys[i]);
         if (p != null) {
-            permits.add(p);
+            addPermit(p);
             return true;
         }
         if (rule.queue() == 0) {
@@ -182,7 +191,7 @@ final class Admission {
             if (granted == null) {
                 refuseConcurrency(rule, refusal);
             } else {
-                permits.add(granted);
+                addPermit(granted);
                 step(at + 1, tokenPhase, cost, next, refusal);
             }
         });
@@ -212,7 +221,7 @@ final class Admission {
             }
             takenFor[i] = 0;
         }
-        charged.clear();
+        charged = null;
         releasePermits();
     }
 
@@ -223,9 +232,9 @@ final class Admission {
         }
         // Straight into the response, with constant names: these go out on every response of a limited route.
         RateLimitQuota q = RateLimitQuota.admitted(quotaRule, quotaRemaining);
-        h.set(RATELIMIT_LIMIT, Long.toString(q.limit()));
-        h.set(RATELIMIT_REMAINING, Long.toString(q.remaining()));
-        h.set(RATELIMIT_RESET, Long.toString(q.resetSeconds()));
+        h.set(RATELIMIT_LIMIT, quotaLimiter.burstText());
+        h.set(RATELIMIT_REMAINING, DecimalText.of(q.remaining()));
+        h.set(RATELIMIT_RESET, DecimalText.of(q.resetSeconds()));
     }
 
     /**
@@ -241,19 +250,30 @@ final class Admission {
             waiter.cancel();
             waiter = null;
         }
-        for (int i : charged) {
-            long delta = actualTokens - takenFor[i];
-            if (delta != 0) {
-                limiters.bucket(rules.get(i).name()).adjust(keys[i], delta);
+        if (charged != null) {
+            for (int i : charged) {
+                long delta = actualTokens - takenFor[i];
+                if (delta != 0) {
+                    limiters.bucket(rules.get(i).name()).adjust(keys[i], delta);
+                }
             }
         }
         releasePermits();
     }
 
-    private void releasePermits() {
-        for (Permit p : permits) {
-            p.release();
+    private void addPermit(Permit p) {
+        if (permits == null) {
+            permits = new ArrayList<>(1);
         }
-        permits.clear();
+        permits.add(p);
+    }
+
+    private void releasePermits() {
+        if (permits != null) {
+            for (Permit p : permits) {
+                p.release();
+            }
+            permits = null;
+        }
     }
 }

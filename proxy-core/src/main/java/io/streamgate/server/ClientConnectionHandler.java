@@ -20,6 +20,7 @@ import io.streamgate.config.RouteConfig;
 import io.streamgate.observe.AccessLog;
 import io.streamgate.observe.ExchangeRecord;
 import io.streamgate.policy.ResponseHeader;
+import io.streamgate.policy.ratelimit.BucketMemo;
 import io.streamgate.upstream.HopByHopHeaders;
 import io.netty.util.AsciiString;
 import io.netty.util.NetUtil;
@@ -62,6 +63,8 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     private long headStarted = -1;
     /** Whether this read burst delivered a decoded message (so its bytes were not a partial head). */
     private boolean decodedThisBurst;
+    /** Rate-limit buckets this connection's requests drew from; made by the first request of a limited route. */
+    private BucketMemo bucketMemo;
 
     /**
      * @param scheme "https" behind TLS, else "http" (for X-Forwarded-Proto)
@@ -75,6 +78,13 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
 
     String scheme() {
         return scheme;
+    }
+
+    BucketMemo bucketMemo() {
+        if (bucketMemo == null) {
+            bucketMemo = new BucketMemo();
+        }
+        return bucketMemo;
     }
 
     boolean isHttp2() {

@@ -180,7 +180,7 @@ final class Exchange implements UpstreamListener {
         this.declaredBody = ClientConnectionHandler.hasBody(request);
         List<RateLimitConfig> limits = snapshot.routePolicies().get(route.name()).rateLimits();
         this.admission = limits.isEmpty() ? null : new Admission(snapshot.rateLimiters(), limits, route.name(), record.identity,
-                record.clientIp, request.headers(), ctx.executor());
+                record.clientIp, request.headers(), ctx.executor(), connection.bucketMemo());
         this.metered = route.tokens().meter() || admission != null && admission.hasTokenRules();
     }
 

@@ -31,6 +31,19 @@ public interface BucketLimiter {
     long tryAcquire(String key, long n);
 
     /**
+     * {@link #tryAcquire(String, long)}, taking the bucket from {@code memo} when it holds it (a connection's earlier
+     * request with the same key) and leaving it there for the next.
+     */
+    default long tryAcquire(String key, long n, BucketMemo memo) {
+        return tryAcquire(key, n);
+    }
+
+    /** The burst as text, for the RateLimit-Limit header on every response of a limited route. */
+    default String burstText() {
+        return Long.toString(config().burst());
+    }
+
+    /**
      * Any store; completes with the same encoding as {@link #tryAcquire}. May complete on a non-Netty thread (the
      * caller hops back), or be complete already when returned (local buckets; Redis skipped or refusing at once). For REDIS, on error or timeout: FailureMode.OPEN answers from a local bucket of the same
      * rule; CLOSED completes exceptionally with {@link RateLimitStoreUnavailableException}.

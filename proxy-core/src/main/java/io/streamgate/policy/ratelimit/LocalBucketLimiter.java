@@ -25,8 +25,11 @@ import java.util.function.Function;
  * such extreme rates.
  *
  * <p>A missing bucket is a full one, so buckets live in a Caffeine cache that drops them once they are full
- * again (plus at most one refill period of slack, see {@link BucketExpiry}), bounded to
+ * again (plus two bucket-fill times of slack, see {@link BucketExpiry}), bounded to
  * {@value #MAX_BUCKETS_PER_RULE} keys: evicting a bucket that is still in use only grants that key a fresh burst.
+ * A connection may keep using the bucket it found for one bucket-fill time without asking the cache again
+ * ({@link BucketMemo}); the slack is what makes that safe. (A bucket evicted for size meanwhile is the case above:
+ * until the memo entry runs out, that key may draw from two buckets.)
  *
  * <p>Thread-safe.
  */
@@ -42,6 +45,7 @@ final class LocalBucketLimiter implements BucketLimiter {
     private final RateLimitConfig config;
     private final NanoClock clock;
     private final long burst;
+    private final String burstText;
     private final int shift;
     private final long intervalUnits;
     private final long tauUnits;
@@ -54,6 +58,7 @@ final class LocalBucketLimiter implements BucketLimiter {
         this.config = config;
         this.clock = clock;
         this.burst = config.burst();
+        this.burstText = Long.toString(burst);
         long perNanos = config.per().toNanos();
         double tauNanos = (double) perNanos / config.amount() * burst;
         if (!(tauNanos < MAX_SPAN / 2)) {
@@ -94,11 +99,32 @@ final class LocalBucketLimiter implements BucketLimiter {
 
     @Override
     public long tryAcquire(String key, long n) {
+        long now = nowUnits();
+        return acquire(key, buckets.get(key, newBucket), now, n);
+    }
+
+    @Override
+    public long tryAcquire(String key, long n, BucketMemo memo) {
+        long now = nowUnits();
+        AtomicLong tat = memo.find(this, key, now);
+        if (tat == null) {
+            tat = buckets.get(key, newBucket);
+            // Kept by the cache at least until TAT + 2 tau (BucketExpiry); used from the memo until now + tau, an
+            // admission moves the TAT to at most now + 2 tau: the bucket is full again before the cache may drop it.
+            memo.remember(this, key, tat, now + tauUnits);
+        }
+        return acquire(key, tat, now, n);
+    }
+
+    @Override
+    public String burstText() {
+        return burstText;
+    }
+
+    private long acquire(String key, AtomicLong tat, long now, long n) {
         if (n < 0) {
             throw new IllegalArgumentException("negative cost " + n);
         }
-        long now = nowUnits();
-        AtomicLong tat = buckets.get(key, newBucket);
         if (n > burst) {
             return acquireOversized(key, tat, now, n);
         }
@@ -215,29 +241,30 @@ final class LocalBucketLimiter implements BucketLimiter {
 
     /**
      * Keeps a bucket until it would be full again. Caffeine asks before the caller changes the TAT, so the
-     * answer adds one bucket ({@code tau}): an admission moves the TAT at most {@code tau} past now. Pushes beyond
-     * that (debt) re-read the entry afterwards ({@link #extendExpiry}). The expiry is never shortened, so a
+     * answer adds one bucket ({@code tau}): an admission moves the TAT at most {@code tau} past now; and one more,
+     * for the admissions a connection makes from its {@link BucketMemo} during the next {@code tau} without asking
+     * the cache. Pushes beyond that (debt) re-read the entry afterwards ({@link #extendExpiry}). The expiry is never shortened, so a
      * concurrent reader that saw an older TAT cannot cut a debt short (except by a sub-microsecond race between
      * two reads, after which the next access restores it).
      */
     private final class BucketExpiry implements Expiry<String, AtomicLong> {
         @Override
         public long expireAfterCreate(String key, AtomicLong tat, long currentTime) {
-            return untilFullPlusTau(tat, currentTime);
+            return untilFullPlusTwoTau(tat, currentTime);
         }
 
         @Override
         public long expireAfterUpdate(String key, AtomicLong tat, long currentTime, long currentDuration) {
-            return Math.max(currentDuration, untilFullPlusTau(tat, currentTime));
+            return Math.max(currentDuration, untilFullPlusTwoTau(tat, currentTime));
         }
 
         @Override
         public long expireAfterRead(String key, AtomicLong tat, long currentTime, long currentDuration) {
-            return Math.max(currentDuration, untilFullPlusTau(tat, currentTime));
+            return Math.max(currentDuration, untilFullPlusTwoTau(tat, currentTime));
         }
 
-        private long untilFullPlusTau(AtomicLong tat, long currentTime) {
-            return toNanosCeil(Math.max(0, tat.get() - (currentTime << shift)) + tauUnits);
+        private long untilFullPlusTwoTau(AtomicLong tat, long currentTime) {
+            return toNanosCeil(Math.max(0, tat.get() - (currentTime << shift)) + 2 * tauUnits);
         }
     }
 }

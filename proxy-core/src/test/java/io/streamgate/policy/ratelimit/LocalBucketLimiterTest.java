@@ -212,9 +212,53 @@ class LocalBucketLimiterTest {
         assertEquals(1_000, limiter.bucketCount());
         clock.advance(TENTH - 1);
         assertEquals(1_000, limiter.bucketCount(), "not full yet: must be kept");
+        clock.advance(Duration.ofSeconds(1)); // full again, but within the two fill times a memo may still use it
+        assertEquals(1_000, limiter.bucketCount());
         clock.advance(Duration.ofSeconds(2));
         assertEquals(0, limiter.bucketCount());
         assertEquals(9, limiter.tryAcquire("key0", 1));
+    }
+
+    @Test
+    void aBucketFromAMemoIsTheSharedOneUnderTheSameLimit() {
+        LocalBucketLimiter limiter = tenPerSecond();
+        BucketMemo first = new BucketMemo();
+        BucketMemo second = new BucketMemo();
+        for (long left = 9; left >= 5; left--) {
+            assertEquals(left, limiter.tryAcquire("k", 1, first));
+        }
+        for (long left = 4; left >= 0; left--) {
+            assertEquals(left, limiter.tryAcquire(new String("k"), 1, second), "an equal key from another connection");
+        }
+        assertEquals(-TENTH, limiter.tryAcquire("k", 1, first));
+        assertEquals(-TENTH, limiter.tryAcquire("k", 1));
+        assertEquals(9, limiter.tryAcquire("other", 1, first), "another key is another bucket");
+        assertEquals(-TENTH, limiter.tryAcquire("k", 1, first));
+        clock.advance(TENTH);
+        assertEquals(0, limiter.tryAcquire("k", 1, second));
+    }
+
+    @Test
+    void theCacheKeepsABucketWhileAMemoMayStillDrawFromIt() {
+        LocalBucketLimiter limiter = tenPerSecond();
+        BucketMemo memo = new BucketMemo();
+        assertEquals(9, limiter.tryAcquire("k", 1, memo)); // found in (put into) the cache now
+        clock.advance(Duration.ofMillis(999));
+        assertEquals(0, limiter.tryAcquire("k", 10, memo), "from the memo, without asking the cache");
+        clock.advance(Duration.ofMillis(500));
+        // Half refilled: dropping the bucket now would hand out a fresh burst.
+        assertEquals(4, limiter.tryAcquire("k", 1));
+    }
+
+    @Test
+    void aMemoEntryIsUsedForOneFillTimeThenTheCacheIsAskedAgain() {
+        LocalBucketLimiter limiter = tenPerSecond();
+        BucketMemo memo = new BucketMemo();
+        assertEquals(9, limiter.tryAcquire("k", 1, memo));
+        clock.advance(Duration.ofSeconds(5));
+        assertEquals(0, limiter.bucketCount(), "full and idle: dropped");
+        assertEquals(0, limiter.tryAcquire("k", 10), "a new bucket, emptied without the memo");
+        assertEquals(-TENTH, limiter.tryAcquire("k", 1, memo), "the memo's old bucket is not used any more");
     }
 
     @Test
