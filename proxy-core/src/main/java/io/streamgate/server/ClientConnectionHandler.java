@@ -21,8 +21,8 @@ import io.streamgate.observe.AccessLog;
 import io.streamgate.observe.ExchangeRecord;
 import io.streamgate.policy.ResponseHeader;
 import io.streamgate.policy.ratelimit.BucketMemo;
+import io.streamgate.upstream.ForwardingHeaders;
 import io.streamgate.upstream.HopByHopHeaders;
-import io.netty.util.AsciiString;
 import io.netty.util.NetUtil;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -39,7 +39,6 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     /** Parked pipelined input beyond this stops reading until the current exchange ends. */
     private static final int MAX_QUEUED_MESSAGES = 64;
     private static final int MAX_QUEUED_BYTES = 64 * 1024;
-    private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
 
     private final Gateway gateway;
     private final String scheme;
@@ -241,7 +240,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         InetAddress peer = proxied != null ? proxied : socketPeer;
         boolean peerTrusted = peer != null && snapshot.proxies().trusts(peer);
         // Only a trusted peer's X-Forwarded-For is read (and only then is the list of its values built).
-        List<String> forwardedFor = peerTrusted ? req.headers().getAll(X_FORWARDED_FOR) : List.of();
+        List<String> forwardedFor = peerTrusted ? req.headers().getAll(ForwardingHeaders.X_FORWARDED_FOR) : List.of();
         InetAddress client = peerTrusted ? snapshot.proxies().clientAddress(peer, forwardedFor) : peer;
         if (client != socketPeer) {
             record.clientIp = client == null ? "-" : NetUtil.toAddressString(client);

@@ -20,7 +20,8 @@ final class Http1Pipeline {
                 .setStrictLineParsing(true)
                 // Names must be tokens (the constant names we set ourselves pass without a check, see
                 // TrustedHeaderNames); values must not hold NUL, CR or other control characters.
-                .setHeadersFactory(TrustedHeaderNames.headersFactory().withValueValidation(true));
+                .setHeadersFactory(TrustedHeaderNames.headersFactory().withValueValidation(true))
+                .setTrailersFactory(CompactTrailers.factory());
         p.addLast(PipelineNames.DECODER, new StrictRequestDecoder(decoder))
                 .addLast(PipelineNames.ENCODER, new ClientResponseEncoder())
                 .addLast(PipelineNames.GUARD, new RequestGuard(limits.maxHeaders()))

@@ -24,7 +24,7 @@ import java.util.List;
  * request and builds the refusals.
  */
 final class RequestPolicies {
-    private static final AsciiString X_API_KEY = AsciiString.cached("x-api-key");
+    static final AsciiString X_API_KEY = AsciiString.cached("x-api-key");
     private static final String ACCESS_CONTROL_REQUEST_METHOD = "access-control-request-method";
     private static final String ACCESS_CONTROL_REQUEST_HEADERS = "access-control-request-headers";
 

@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpRequestDecoder;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AsciiString;
 import java.util.List;
 
 /**
@@ -100,6 +101,13 @@ final class StrictRequestDecoder extends HttpRequestDecoder {
         }
         scannedAhead = end - in.readerIndex();
         return false;
+    }
+
+    /** Names the gateway knows come out as its constants (see {@link KnownHeaderNames}). */
+    @Override
+    protected AsciiString splitHeaderName(byte[] bytes, int start, int length) {
+        AsciiString known = KnownHeaderNames.find(bytes, start, length);
+        return known != null ? known : super.splitHeaderName(bytes, start, length);
     }
 
     @Override

@@ -9,7 +9,7 @@ import java.util.List;
  * never appended to: until trusted proxies are configured, anyone could forge them.
  */
 public final class ForwardingHeaders {
-    private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
+    public static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
     private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
     private static final AsciiString X_FORWARDED_HOST = AsciiString.cached("x-forwarded-host");
     private static final AsciiString X_FORWARDED_PORT = AsciiString.cached("x-forwarded-port");
@@ -17,6 +17,9 @@ public final class ForwardingHeaders {
     private static final AsciiString FORWARDED = AsciiString.cached("forwarded");
     /** The names {@link #apply} sets: constants, so header maps may skip validating them. */
     public static final List<AsciiString> NAMES_SET = List.of(X_FORWARDED_FOR, X_FORWARDED_PROTO, X_FORWARDED_HOST);
+    /** Every forwarding name read, set or removed here. */
+    public static final List<AsciiString> NAMES_READ_OR_SET = List.of(X_FORWARDED_FOR, X_FORWARDED_PROTO,
+            X_FORWARDED_HOST, X_FORWARDED_PORT, X_REAL_IP, FORWARDED);
 
     private ForwardingHeaders() {
     }

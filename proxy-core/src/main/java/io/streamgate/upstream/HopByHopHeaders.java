@@ -12,7 +12,7 @@ import java.util.List;
  * and every header it names, plus the classic list. Transfer-Encoding goes too: we re-frame every message we relay.
  */
 public final class HopByHopHeaders {
-    private static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
+    public static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
     private static final AsciiString[] ALWAYS = {
         HttpHeaderNames.CONNECTION, HttpHeaderNames.KEEP_ALIVE, HttpHeaderNames.TE, HttpHeaderNames.UPGRADE,
         HttpHeaderNames.PROXY_AUTHORIZATION, HttpHeaderNames.PROXY_AUTHENTICATE, PROXY_CONNECTION,

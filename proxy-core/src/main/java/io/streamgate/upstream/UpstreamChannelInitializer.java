@@ -6,6 +6,7 @@ import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpRequestEncoder;
 import io.netty.handler.ssl.SslContext;
 import io.streamgate.config.UpstreamConfig;
+import io.streamgate.server.CompactTrailers;
 import io.streamgate.server.PipelineNames;
 import io.streamgate.server.TrustedHeaderNames;
 
@@ -19,7 +20,8 @@ final class UpstreamChannelInitializer extends ChannelInitializer<Channel> {
             .setMaxInitialLineLength(8 * 1024)
             .setMaxHeaderSize(64 * 1024)
             .setMaxChunkSize(64 * 1024)
-            .setHeadersFactory(TrustedHeaderNames.headersFactory());
+            .setHeadersFactory(TrustedHeaderNames.headersFactory())
+            .setTrailersFactory(CompactTrailers.factory());
 
     private final UpstreamConnection connection;
     private final SslContext ssl;

@@ -5,13 +5,15 @@ import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseDecoder;
+import io.netty.util.AsciiString;
+import io.streamgate.server.KnownHeaderNames;
 
 /**
  * Decodes a backend's responses. Netty's {@code HttpClientCodec} pairs this decoder with the request encoder inside
  * one combined handler and a queue of request methods, so that a response to HEAD is known to have no body. An
  * upstream connection carries one request at a time, so a flag set when the request head is written is all the
  * decoder needs, and decoder and encoder sit in the pipeline on their own: one delegation layer less on every
- * message in both directions.
+ * message in both directions. Header names the gateway knows come out as its constants ({@link KnownHeaderNames}).
  */
 final class UpstreamResponseDecoder extends HttpResponseDecoder {
     private boolean headRequest;
@@ -23,6 +25,12 @@ final class UpstreamResponseDecoder extends HttpResponseDecoder {
     /** Called before each request head is written on this connection. */
     void expectResponseTo(HttpMethod method) {
         headRequest = HttpMethod.HEAD.equals(method);
+    }
+
+    @Override
+    protected AsciiString splitHeaderName(byte[] bytes, int start, int length) {
+        AsciiString known = KnownHeaderNames.find(bytes, start, length);
+        return known != null ? known : super.splitHeaderName(bytes, start, length);
     }
 
     @Override
