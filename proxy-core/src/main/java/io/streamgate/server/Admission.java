@@ -46,6 +46,7 @@ final class Admission {
     /** Index into rules of each token rule that admitted the estimate; made when one does. */
     private List<Integer> charged;
     private final long[] takenFor;
+    private final boolean hasTokenRules;
     private Waiter waiter;
     private RateLimitConfig quotaRule;
     private BucketLimiter quotaLimiter;
@@ -61,18 +62,16 @@ final class Admission {
         this.loop = loop;
         this.keys = new String[rules.size()];
         this.takenFor = new long[rules.size()];
+        boolean tokens = false;
         for (int i = 0; i < keys.length; i++) {
             keys[i] = RateLimitKeys.of(rules.get(i), route, identity, clientIp, request);
+            tokens |= rules.get(i).kind() == Kind.TOKENS;
         }
+        this.hasTokenRules = tokens;
     }
 
     boolean hasTokenRules() {
-        for (RateLimitConfig r : rules) {
-            if (r.kind() == Kind.TOKENS) {
-                return true;
-            }
-        }
-        return false;
+        return hasTokenRules;
     }
 
     /** The rule that refused, for metrics, or null. */

@@ -3,6 +3,7 @@ package io.streamgate.server;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.codec.http.HttpUtil;
@@ -14,7 +15,7 @@ import java.util.List;
  * Netty's HTTP/1.1 response encoder, except that a small chunk of a chunked body leaves as one buffer (size line,
  * data, CRLF) instead of three. Every relayed event of a stream is such a chunk, so this saves two outbound-buffer
  * entries (each with its pipeline write, bookkeeping and iovec) per event, for a copy of a few hundred bytes.
- * The bytes on the wire are exactly Netty's.
+ * Header lines are written by {@link HeaderLines}. The bytes on the wire are exactly Netty's.
  */
 final class ClientResponseEncoder extends HttpResponseEncoder {
     /** Up to this many bytes, copying the data is cheaper than writing the size line and CRLF as buffers of their own. */
@@ -47,6 +48,11 @@ final class ClientResponseEncoder extends HttpResponseEncoder {
             chunkedBody = !isContentAlwaysEmpty(head) && HttpUtil.isTransferEncodingChunked(head);
         }
         super.encode(ctx, msg, out);
+    }
+
+    @Override
+    protected void encodeHeaders(HttpHeaders headers, ByteBuf buf) {
+        HeaderLines.write(headers, buf);
     }
 
     private static ByteBuf frame(ChannelHandlerContext ctx, ByteBuf data, int n) {

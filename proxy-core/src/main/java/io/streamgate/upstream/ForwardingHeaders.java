@@ -15,9 +15,7 @@ public final class ForwardingHeaders {
     private static final AsciiString X_FORWARDED_PORT = AsciiString.cached("x-forwarded-port");
     private static final AsciiString X_REAL_IP = AsciiString.cached("x-real-ip");
     private static final AsciiString FORWARDED = AsciiString.cached("forwarded");
-    /** The names {@link #apply} sets: constants, so header maps may skip validating them. */
-    public static final List<AsciiString> NAMES_SET = List.of(X_FORWARDED_FOR, X_FORWARDED_PROTO, X_FORWARDED_HOST);
-    /** Every forwarding name read, set or removed here. */
+    /** Every forwarding name read, set or removed here: constants, so header maps may skip validating them. */
     public static final List<AsciiString> NAMES_READ_OR_SET = List.of(X_FORWARDED_FOR, X_FORWARDED_PROTO,
             X_FORWARDED_HOST, X_FORWARDED_PORT, X_REAL_IP, FORWARDED);
 

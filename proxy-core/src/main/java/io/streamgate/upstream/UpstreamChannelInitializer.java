@@ -3,7 +3,6 @@ package io.streamgate.upstream;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpRequestEncoder;
 import io.netty.handler.ssl.SslContext;
 import io.streamgate.config.UpstreamConfig;
 import io.streamgate.server.CompactTrailers;
@@ -45,7 +44,7 @@ final class UpstreamChannelInitializer extends ChannelInitializer<Channel> {
         connection.decodeWith(decoder);
         ch.pipeline()
                 .addLast(PipelineNames.UPSTREAM_DECODER, decoder)
-                .addLast(PipelineNames.UPSTREAM_ENCODER, new HttpRequestEncoder())
+                .addLast(PipelineNames.UPSTREAM_ENCODER, new UpstreamRequestEncoder())
                 .addLast(PipelineNames.UPSTREAM_RELAY, connection);
     }
 }

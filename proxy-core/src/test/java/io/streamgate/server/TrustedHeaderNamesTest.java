@@ -14,7 +14,7 @@ class TrustedHeaderNamesTest {
 
     @Test
     void ourConstantNamesAreSet() {
-        headers.set(RequestIds.HEADER, "id").set(HttpHeaderNames.HOST, "a").set(ForwardingHeaders.NAMES_SET.get(0), "1.2.3.4");
+        headers.set(RequestIds.HEADER, "id").set(HttpHeaderNames.HOST, "a").set(ForwardingHeaders.X_FORWARDED_FOR, "1.2.3.4");
         assertEquals("id", headers.get("X-Request-Id"));
         assertEquals("1.2.3.4", headers.get("x-forwarded-for"));
     }
