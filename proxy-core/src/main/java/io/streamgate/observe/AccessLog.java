@@ -73,7 +73,7 @@ public final class AccessLog {
         try {
             return JSON.get().format(r);
         } catch (IOException e) {
-            // Only a bug can get here (the output is a StringBuilder); the generator may be stuck mid-object, so
+            // Only a bug can get here (the output is a byte array); the generator may be stuck mid-object, so
             // this thread starts over with a new one.
             JSON.remove();
             throw new UncheckedIOException("cannot write the JSON access log line", e);

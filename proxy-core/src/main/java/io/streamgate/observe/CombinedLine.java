@@ -22,7 +22,7 @@ import java.util.Locale;
 final class CombinedLine {
     private static final DateTimeFormatter TIME =
             DateTimeFormatter.ofPattern("dd/MMM/yyyy:HH:mm:ss Z", Locale.ROOT).withZone(ZoneOffset.UTC);
-    private static final byte[] HEX = ascii("0123456789ABCDEF");
+    private static final char[] HEX = "0123456789ABCDEF".toCharArray();
     private static final byte[] AFTER_IP = ascii(" - - [");
     private static final byte[] AFTER_TIME = ascii("] \"");
     private static final byte[] QUOTE_SPACE_QUOTE = ascii("\" \"");
@@ -132,10 +132,10 @@ final class CombinedLine {
 
     private void escape(char c) {
         if (c <= 0xff) {
-            line.append('\\').append('x').append((char) HEX[c >> 4]).append((char) HEX[c & 0xf]);
+            line.append('\\').append('x').append(HEX[c >> 4]).append(HEX[c & 0xf]);
         } else {
-            line.append('\\').append('u').append((char) HEX[c >> 12]).append((char) HEX[(c >> 8) & 0xf])
-                    .append((char) HEX[(c >> 4) & 0xf]).append((char) HEX[c & 0xf]);
+            line.append('\\').append('u').append(HEX[c >> 12]).append(HEX[(c >> 8) & 0xf])
+                    .append(HEX[(c >> 4) & 0xf]).append(HEX[c & 0xf]);
         }
     }
 

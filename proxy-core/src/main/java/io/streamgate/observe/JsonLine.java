@@ -1,13 +1,14 @@
 package io.streamgate.observe;
 
 import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonEncoding;
 import com.fasterxml.jackson.core.JsonFactoryBuilder;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import com.fasterxml.jackson.core.util.JsonRecyclerPools;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.io.Writer;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.Locale;
@@ -17,8 +18,8 @@ import java.util.Locale;
  * ({@code \}{@code uHHHH}), so a line is plain ASCII whatever the file's encoding and holds no terminal control
  * characters, and a control character or quote from a client can never end the line or the string.
  *
- * <p>One generator writes every line of its thread into the same buffer (root values without a separator), so
- * formatting a line allocates little more than the resulting String. The generator has its own buffers rather
+ * <p>One generator writes every line of its thread, as bytes, into the same buffer (root values without a separator),
+ * which is what the access log hands on: formatting a line allocates nothing but jackson's number text. The generator has its own buffers rather
  * than jackson's per-thread recycler: it holds them for the thread's lifetime, which would otherwise leave other
  * jackson users on the event loop (the LLM usage scanners) allocating fresh ones.
  *
@@ -34,7 +35,6 @@ final class JsonLine {
     private static final DateTimeFormatter SECOND =
             DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss", Locale.ROOT).withZone(ZoneOffset.UTC);
 
-    private final StringBuilder sb = new StringBuilder(768);
     /** The line as the access log hands it on: ASCII, since every non-ASCII character is escaped. */
     private final LineBytes bytes = new LineBytes(768);
     private final JsonGenerator json;
@@ -44,15 +44,15 @@ final class JsonLine {
 
     JsonLine() {
         try {
-            json = FACTORY.createGenerator(new BuilderWriter(sb));
+            json = FACTORY.createGenerator(new LineOutput(bytes), JsonEncoding.UTF8);
         } catch (IOException e) {
-            throw new UncheckedIOException(e); // creating a generator on a Writer does no I/O
+            throw new UncheckedIOException(e); // creating a generator on this stream does no I/O
         }
     }
 
     /** The line, in this instance's buffer: valid until its next call. */
     LineBytes format(ExchangeRecord r) throws IOException {
-        sb.setLength(0);
+        bytes.clear();
         json.writeStartObject();
         json.writeFieldName("time");
         time(r.startEpochMillis);
@@ -95,8 +95,7 @@ final class JsonLine {
         }
         json.writeEndObject();
         json.flush();
-        bytes.clear();
-        return bytes.appendAscii(sb);
+        return bytes;
     }
 
     private void countOrNull(String name, long count) throws IOException {
@@ -136,35 +135,22 @@ final class JsonLine {
         json.writeNumber(scratch, pos, end - pos);
     }
 
-    /** The generator's output goes straight into the reused builder; nothing here can fail or needs flushing. */
-    private static final class BuilderWriter extends Writer {
-        private final StringBuilder out;
+    /** The generator's output goes straight into the line's bytes; nothing here can fail or needs flushing. */
+    private static final class LineOutput extends OutputStream {
+        private final LineBytes out;
 
-        BuilderWriter(StringBuilder out) {
+        LineOutput(LineBytes out) {
             this.out = out;
         }
 
         @Override
-        public void write(char[] chars, int off, int len) {
-            out.append(chars, off, len);
+        public void write(byte[] b, int off, int len) {
+            out.append(b, off, len);
         }
 
         @Override
-        public void write(String s, int off, int len) {
-            out.append(s, off, off + len);
-        }
-
-        @Override
-        public void write(int c) {
-            out.append((char) c);
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void close() {
+        public void write(int b) {
+            out.append((char) b);
         }
     }
 }

@@ -36,9 +36,14 @@ final class LineBytes {
 
     /** Bytes known to be ASCII, such as a field name encoded once. */
     LineBytes append(byte[] ascii) {
-        ensure(ascii.length);
-        System.arraycopy(ascii, 0, bytes, length, ascii.length);
-        length += ascii.length;
+        return append(ascii, 0, ascii.length);
+    }
+
+    /** {@code length} bytes of {@code ascii} from {@code offset}. */
+    LineBytes append(byte[] ascii, int offset, int length) {
+        ensure(length);
+        System.arraycopy(ascii, offset, bytes, this.length, length);
+        this.length += length;
         return this;
     }
 
