@@ -113,6 +113,18 @@ class RoutingTest {
         assertError(get("/h/x", "Host: web.example.com"), 404, "route_not_found");
     }
 
+    /** A connection reuses the host it cut from the previous request's Host header only while the header is the same. */
+    @Test
+    void eachRequestOnAConnectionIsRoutedByItsOwnHost() throws Exception {
+        try (RawHttpClient client = proxy.connect()) {
+            assertRoutedTo("c GET /h/1", client.get("/h/1", "Host: api.example.com:8443").readResponse());
+            assertRoutedTo("c GET /h/2", client.get("/h/2", "Host: api.example.com:8443").readResponse());
+            assertRoutedTo("d GET /h/3", client.get("/h/3", "Host: EU.example.org").readResponse());
+            assertError(client.get("/h/4", "Host: web.example.com").readResponse(), 404, "route_not_found");
+            assertRoutedTo("c GET /h/5", client.get("/h/5", "Host: API.example.com.").readResponse());
+        }
+    }
+
     @Test
     void wildcardHostMatchesSubdomainsOnly() throws Exception {
         assertRoutedTo("d GET /h/y", get("/h/y", "Host: eu.example.org"));

@@ -64,6 +64,8 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     private boolean decodedThisBurst;
     /** Rate-limit buckets this connection's requests drew from; made by the first request of a limited route. */
     private BucketMemo bucketMemo;
+    /** The previous request's target, whose host the next request with the same authority reuses. */
+    private RequestTarget lastTarget;
 
     /**
      * @param scheme "https" behind TLS, else "http" (for X-Forwarded-Proto)
@@ -223,11 +225,12 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         Snapshot snapshot = gateway.snapshot();
         String requestId = RequestIds.fromOrNew(req.headers());
         ExchangeRecord record = newRecord(req, requestId);
-        RequestTarget target = RequestTarget.parse(req, snapshot.router());
+        RequestTarget target = RequestTarget.parse(req, snapshot.router(), lastTarget);
         if (target.error() != null) {
             respondLocal(target.errorKind(), target.error(), requestId, req, record, true, List.of());
             return;
         }
+        lastTarget = target;
         RouteConfig route = snapshot.router().match(target.host(), req.method().name(), target.path());
         if (route == null) {
             respondLocal(ProxyError.ROUTE_NOT_FOUND, "no route for " + req.method() + " " + target.path(), requestId, req, record,

@@ -74,6 +74,8 @@ final class Exchange implements UpstreamListener {
     private static final AsciiString EVENT_STREAM = AsciiString.cached("text/event-stream");
     private static final byte[] HEARTBEAT = ":\n\n".getBytes(StandardCharsets.US_ASCII);
     private static final List<ByteBuf> NOTHING_KEPT = List.of();
+    /** Shared and never added to: {@link #park} swaps it for a deque of the exchange's own first. */
+    private static final ArrayDeque<HttpContent> NOTHING_PARKED = new ArrayDeque<>(0);
 
     private final ClientConnectionHandler connection;
     private final ChannelHandlerContext ctx;
@@ -119,8 +121,11 @@ final class Exchange implements UpstreamListener {
     private long queueDeadline = Long.MAX_VALUE;
     private long failoverDeadline = Long.MAX_VALUE;
     private long acquireStarted;
-    /** Body parts that arrived before an upstream connection was ready. */
-    private final ArrayDeque<HttpContent> pendingBody = new ArrayDeque<>(2); // most requests park none or one part
+    /**
+     * Body parts that arrived before an upstream connection was ready. Most requests park none (a pooled connection
+     * is leased before the end of a GET arrives), so the deque is made by the first {@link #park}.
+     */
+    private ArrayDeque<HttpContent> pendingBody = NOTHING_PARKED;
     /**
      * Copies of the body sent so far, kept while it fits the replay buffer, for a retry; null once the body outgrew
      * it. Starts as the shared empty list: a request without a body (most GETs) allocates none.
@@ -379,10 +384,17 @@ final class Exchange implements UpstreamListener {
         replayBytes = 0;
         ByteBuf buf = ctx.alloc().buffer(body.length).writeBytes(body);
         keepForReplay(buf, body.length);
-        pendingBody.add(requestComplete ? new DefaultLastHttpContent(buf) : new DefaultHttpContent(buf));
+        park(requestComplete ? new DefaultLastHttpContent(buf) : new DefaultHttpContent(buf));
         if (HttpUtil.isContentLengthSet(request) && !HopByHopHeaders.chunked(request)) {
             HttpUtil.setContentLength(request, HttpUtil.getContentLength(request, 0L) + delta);
         }
+    }
+
+    private void park(HttpContent part) {
+        if (pendingBody == NOTHING_PARKED) {
+            pendingBody = new ArrayDeque<>(2);
+        }
+        pendingBody.add(part);
     }
 
     private int heldBytes() {
@@ -741,7 +753,7 @@ final class Exchange implements UpstreamListener {
             requestComplete = true;
         }
         if (upstreamConn == null) {
-            pendingBody.add(part);
+            park(part);
             if (peeking) {
                 peekProgress(n);
             }

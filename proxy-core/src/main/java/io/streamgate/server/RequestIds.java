@@ -2,12 +2,13 @@ package io.streamgate.server;
 
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.util.AsciiString;
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ThreadLocalRandom;
 
 /** Propagates a sane client-supplied X-Request-Id, or makes a new one. */
 public final class RequestIds {
     public static final AsciiString HEADER = AsciiString.cached("x-request-id");
-    private static final char[] HEX = "0123456789abcdef".toCharArray();
+    private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
     private static final int MAX_LENGTH = 128;
 
     private RequestIds() {
@@ -34,13 +35,13 @@ public final class RequestIds {
 
     static String generate() {
         ThreadLocalRandom r = ThreadLocalRandom.current();
-        char[] out = new char[32];
+        byte[] out = new byte[32]; // Latin-1 bytes make the String's own array directly, without a char[] to compress
         long hi = r.nextLong();
         long lo = r.nextLong();
         for (int i = 0; i < 16; i++) {
             out[i] = HEX[(int) (hi >>> (60 - 4 * i)) & 0xf];
             out[16 + i] = HEX[(int) (lo >>> (60 - 4 * i)) & 0xf];
         }
-        return new String(out);
+        return new String(out, StandardCharsets.ISO_8859_1);
     }
 }

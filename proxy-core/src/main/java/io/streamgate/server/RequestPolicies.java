@@ -40,6 +40,12 @@ final class RequestPolicies {
      * @param corsHeaders  headers to add to whatever response this request gets
      */
     record Outcome(ProxyError error, String message, FullHttpResponse preflight, String identity, List<ResponseHeader> corsHeaders) {
+        /** An anonymous request on a route without CORS headers, the commonest outcome, shared rather than made each time. */
+        private static final Outcome PASSED = new Outcome(null, null, null, null, List.of());
+
+        static Outcome passed(String identity, List<ResponseHeader> corsHeaders) {
+            return identity == null && corsHeaders.isEmpty() ? PASSED : new Outcome(null, null, null, identity, corsHeaders);
+        }
     }
 
     /**
@@ -90,7 +96,7 @@ final class RequestPolicies {
         if (route.upstreamApiKey() != null) {
             h.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + route.upstreamApiKey());
         }
-        return new Outcome(null, null, null, identity, corsHeaders);
+        return Outcome.passed(identity, corsHeaders);
     }
 
     /** Adds CORS headers to a response; Vary is merged with what the backend sent rather than replaced. */

@@ -18,7 +18,8 @@ import java.util.List;
  */
 record RequestTarget(String host, String authority, String path, String query, ProxyError errorKind, String error) {
 
-    static RequestTarget parse(HttpRequest req, Router router) {
+    /** @param previous the connection's previous target, or null: its host is reused when the authority is the same */
+    static RequestTarget parse(HttpRequest req, Router router, RequestTarget previous) {
         if (req.method().equals(HttpMethod.CONNECT)) {
             return refused(ProxyError.METHOD_NOT_ALLOWED, "CONNECT is not supported: this is a reverse proxy");
         }
@@ -60,7 +61,13 @@ record RequestTarget(String host, String authority, String path, String query, P
             return refused(ProxyError.BAD_REQUEST, "the path climbs above the root or hides a dot segment");
         }
         String query = q < 0 ? null : uri.substring(q + 1);
-        return new RequestTarget(Router.hostOnly(authority), authority, path, query, null, null);
+        return new RequestTarget(hostOf(authority, previous), authority, path, query, null, null);
+    }
+
+    /** A connection's requests almost always name one authority; its host is cut from it once, not per request. */
+    private static String hostOf(String authority, RequestTarget previous) {
+        return previous != null && authority != null && authority.equals(previous.authority)
+                ? previous.host : Router.hostOnly(authority);
     }
 
     /** The target to send upstream after a path rewrite. */

@@ -93,12 +93,20 @@ class QueueTest {
         return closer.add(InFlightRequest.get(proxy.port(), target, headers));
     }
 
-    /** Sends {@code target} and waits until the gateway holds it (in flight or queued): arrival order is fixed. */
-    private InFlightRequest sendAndAwaitActive(String target, String... headers) throws Exception {
-        int before = proxy.gateway().activeRequests();
+    /**
+     * Sends {@code target} and waits until it is in the upstream's wait queue: arrival order is then fixed. (Counting
+     * active requests is not enough: an exchange counts as active a moment before it joins the queue, and under load
+     * the next request, on another event loop, could join first.)
+     */
+    private InFlightRequest sendAndAwaitQueued(String target, String... headers) throws Exception {
+        int before = queued();
         InFlightRequest request = send(target, headers);
-        awaitActive(before + 1);
+        Poll.until(() -> queued() == before + 1, 5_000, () -> (before + 1) + " requests queued, found " + queued());
         return request;
+    }
+
+    private int queued() {
+        return (int) proxy.gateway().meters().get("streamgate.upstream.queue.waiting").gauge().value();
     }
 
     private void awaitActive(int n) throws InterruptedException {
@@ -121,8 +129,8 @@ class QueueTest {
         proxy("{size: 2, timeout: 30s, fairness: fifo}");
         InFlightRequest first = send("/q/1");
         held.awaitArrived(1, 5_000);
-        InFlightRequest second = sendAndAwaitActive("/q/2");
-        InFlightRequest third = sendAndAwaitActive("/q/3");
+        InFlightRequest second = sendAndAwaitQueued("/q/2");
+        InFlightRequest third = sendAndAwaitQueued("/q/3");
         assertEquals(List.of("/q/1"), uris(), "max_in_flight 1: the others must wait at the gateway");
 
         // The queue is full. The refusal cannot have waited for the 30s queue timeout: the read gives up after 10s.
@@ -173,7 +181,7 @@ class QueueTest {
         requests.add(send("/f/1"));
         held.awaitArrived(1, 5_000);
         for (int i = 2; i <= 6; i++) {
-            requests.add(sendAndAwaitActive("/f/" + i));
+            requests.add(sendAndAwaitQueued("/f/" + i));
         }
         held.releaseAll();
         for (InFlightRequest request : requests) {
@@ -242,10 +250,10 @@ class QueueTest {
         requests.add(send("/alice/0", "Authorization: Bearer " + ALICE));
         held.awaitArrived(1, 5_000);
         for (int i = 1; i <= backlog; i++) {
-            requests.add(sendAndAwaitActive("/alice/" + i, "Authorization: Bearer " + ALICE));
+            requests.add(sendAndAwaitQueued("/alice/" + i, "Authorization: Bearer " + ALICE));
         }
         for (int i = 1; i <= lateCount; i++) {
-            requests.add(sendAndAwaitActive("/" + lateName + "/" + i, "Authorization: Bearer " + lateKey));
+            requests.add(sendAndAwaitQueued("/" + lateName + "/" + i, "Authorization: Bearer " + lateKey));
         }
         assertEquals(List.of("/alice/0"), uris(), "everything but /alice/0 must be waiting at the gateway");
         return requests;
