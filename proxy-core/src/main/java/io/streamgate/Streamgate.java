@@ -158,10 +158,11 @@ public final class Streamgate implements AutoCloseable {
         Streamgate gw = new Streamgate(config, transport, group, gateway, listener, redirect, certificates, connections);
         gw.superviseUpstreams();
         String missing = Transport.unavailabilityReport();
-        LOG.info("listening on {} ({}) with {} transport, {} event loops{}", gw.address(),
+        LOG.info("listening on {} ({}) with {} transport, {} event loop{}{}", gw.address(),
                 certificates == null ? (server.h2c() ? "HTTP/1.1 and h2c" : "HTTP/1.1")
                         : "TLS by " + TlsContexts.providerName() + (server.http2() ? ", h2 and HTTP/1.1" : ", HTTP/1.1"),
-                transport.name(), threads, missing.isEmpty() || transport.name().equals("io_uring") ? "" : " (" + missing + ")");
+                transport.name(), threads, threads == 1 ? "" : "s",
+                missing.isEmpty() || transport.name().equals("io_uring") ? "" : " (" + missing + ")");
         if (redirect != null) {
             LOG.info("redirecting plain HTTP on {} to HTTPS", redirect.localAddress());
         }
