@@ -51,7 +51,7 @@ public final class BackendFetch {
     /**
      * Fetches {@code path} from {@code host:port}. Never blocks (the connect runs on {@code loop}, and the address is
      * resolved by the template's resolver: Netty's default one looks DNS names up on the loop, so pass literal
-     * addresses or a template with a non-blocking resolver).
+     * addresses or a template with a non-blocking resolver such as {@link OffLoopResolver}, as the gateway's is).
      *
      * @param bootstrapTemplate a Bootstrap with its channel class set (e.g. from Transport); the fetch clones it onto
      *                          {@code loop}, so the template is never changed

@@ -36,6 +36,7 @@ public final class UpstreamPools {
         this.newEndpoint = newEndpoint;
         this.template = new Bootstrap()
                 .channel(transport.clientChannel())
+                .resolver(OffLoopResolver.INSTANCE)
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.SO_KEEPALIVE, true)

@@ -7,6 +7,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.streamgate.Streamgate;
+import io.streamgate.upstream.OffLoopResolver;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -49,6 +50,7 @@ final class UpstreamProbe {
             pending.add(done);
             java.net.URI uri = java.net.URI.create(name);
             ChannelFuture f = new Bootstrap().group(loop).channel(NioSocketChannel.class)
+                    .resolver(OffLoopResolver.INSTANCE)
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, CONNECT_TIMEOUT_MILLIS)
                     .handler(new ChannelInboundHandlerAdapter())
                     .connect(uri.getHost().replace("[", "").replace("]", ""), uri.getPort());

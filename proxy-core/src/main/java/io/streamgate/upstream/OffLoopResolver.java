@@ -1,0 +1,118 @@
+package io.streamgate.upstream;
+
+import io.netty.resolver.AddressResolver;
+import io.netty.resolver.AddressResolverGroup;
+import io.netty.resolver.InetNameResolver;
+import io.netty.util.NetUtil;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Promise;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Resolves backend host names away from the event loops. Netty's default resolver calls {@code InetAddress} on the
+ * loop that connects, so one slow or unanswered DNS query (seconds, with the system resolver's retries) would stall
+ * every stream and request on that loop; here the lookup runs on a few daemon threads and the connect continues on
+ * its loop when the answer comes. The answers are the JVM's as before: hosts file, system resolver, the JVM's
+ * positive and negative caches. Literal addresses, the usual case, are parsed on the loop without a thread hop.
+ * A lookup that hangs is bounded by the system resolver's own timeouts; the client's request stays bounded by its
+ * route's first-byte timeout.
+ */
+public final class OffLoopResolver extends AddressResolverGroup<InetSocketAddress> {
+    /** What looks a name up (blocking): the JVM's resolver in production, a stand-in in tests. */
+    @FunctionalInterface
+    public interface Lookup {
+        InetAddress[] all(String host) throws UnknownHostException;
+    }
+
+    /** Shared by every bootstrap that connects to backends; its threads end when idle. */
+    public static final OffLoopResolver INSTANCE = new OffLoopResolver(InetAddress::getAllByName, lookupThreads());
+
+    private final Lookup lookup;
+    private final Executor lookups;
+
+    /** @param lookups runs {@code lookup}; never an event loop */
+    public OffLoopResolver(Lookup lookup, Executor lookups) {
+        this.lookup = lookup;
+        this.lookups = lookups;
+    }
+
+    @Override
+    protected AddressResolver<InetSocketAddress> newResolver(EventExecutor loop) {
+        return new NameResolver(loop).asAddressResolver();
+    }
+
+    /**
+     * A few threads, enough for lookups of different names to overlap (the JVM lets one lookup per name run at a time
+     * and caches its answer); they exit after a minute without work.
+     */
+    private static Executor lookupThreads() {
+        AtomicInteger n = new AtomicInteger();
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(4, 4, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, "streamgate-dns-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        pool.allowCoreThreadTimeOut(true);
+        return pool;
+    }
+
+    private final class NameResolver extends InetNameResolver {
+        NameResolver(EventExecutor loop) {
+            super(loop);
+        }
+
+        @Override
+        protected void doResolve(String host, Promise<InetAddress> promise) {
+            InetAddress literal = literal(host);
+            if (literal != null) {
+                promise.setSuccess(literal);
+                return;
+            }
+            lookups.execute(() -> {
+                try {
+                    promise.trySuccess(lookup.all(host)[0]);
+                } catch (UnknownHostException | RuntimeException e) {
+                    promise.tryFailure(e);
+                }
+            });
+        }
+
+        @Override
+        protected void doResolveAll(String host, Promise<List<InetAddress>> promise) {
+            InetAddress literal = literal(host);
+            if (literal != null) {
+                promise.setSuccess(List.of(literal));
+                return;
+            }
+            lookups.execute(() -> {
+                try {
+                    promise.trySuccess(Arrays.asList(lookup.all(host)));
+                } catch (UnknownHostException | RuntimeException e) {
+                    promise.tryFailure(e);
+                }
+            });
+        }
+
+        /** An IPv4 or IPv6 literal (brackets allowed) as an address, or null for a name. */
+        private InetAddress literal(String host) {
+            byte[] bytes = NetUtil.createByteArrayFromIpAddressString(host);
+            if (bytes == null) {
+                return null;
+            }
+            try {
+                return InetAddress.getByAddress(host, bytes);
+            } catch (UnknownHostException impossible) { // only for a wrong array length
+                return null;
+            }
+        }
+    }
+}
