@@ -4,6 +4,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 import io.netty.handler.ssl.SslHandler;
+import java.io.IOException;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import javax.net.ssl.SSLPeerUnverifiedException;
@@ -41,6 +42,21 @@ final class AlpnNegotiator extends ApplicationProtocolNegotiationHandler {
         } catch (SSLPeerUnverifiedException noClientCertificate) {
             // Mutual TLS is off or optional and the client sent none.
         }
+    }
+
+    /**
+     * A connection reset or closed by the client before its handshake finished (port scanners, load-balancer TCP
+     * checks, impatient clients) is closed without a word: Netty's handler would log two warnings with stack traces
+     * for each, which anyone able to open a TCP connection could use to flood the log. Other failures go to Netty's
+     * handling (a TLS alert arrives as {@link #handshakeFailure}).
+     */
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) throws Exception {
+        if (cause instanceof IOException) {
+            ctx.close();
+            return;
+        }
+        super.exceptionCaught(ctx, cause);
     }
 
     @Override
