@@ -6,16 +6,19 @@ import io.netty.resolver.InetNameResolver;
 import io.netty.util.NetUtil;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.util.Arrays;
 import java.util.List;
+import java.time.Duration;
 import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 
 /**
  * Resolves backend host names away from the event loops. Netty's default resolver calls {@code InetAddress} on the
@@ -23,8 +26,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * every stream and request on that loop; here the lookup runs on a few daemon threads and the connect continues on
  * its loop when the answer comes. The answers are the JVM's as before: hosts file, system resolver, the JVM's
  * positive and negative caches. Literal addresses, the usual case, are parsed on the loop without a thread hop.
- * A lookup that hangs is bounded by the system resolver's own timeouts; the client's request stays bounded by its
- * route's first-byte timeout.
+ * A lookup still unanswered after {@link #LOOKUP_TIMEOUT} fails the connect (the thread may stay in the system
+ * resolver until its own retries end), so a DNS server that never answers costs a request that long, not more.
  */
 public final class OffLoopResolver extends AddressResolverGroup<InetSocketAddress> {
     /** What looks a name up (blocking): the JVM's resolver in production, a stand-in in tests. */
@@ -33,16 +36,25 @@ public final class OffLoopResolver extends AddressResolverGroup<InetSocketAddres
         InetAddress[] all(String host) throws UnknownHostException;
     }
 
+    /** As long as nginx's {@code resolver_timeout} default; glibc alone may retry for longer. */
+    public static final Duration LOOKUP_TIMEOUT = Duration.ofSeconds(30);
+
     /** Shared by every bootstrap that connects to backends; its threads end when idle. */
-    public static final OffLoopResolver INSTANCE = new OffLoopResolver(InetAddress::getAllByName, lookupThreads());
+    public static final OffLoopResolver INSTANCE =
+            new OffLoopResolver(InetAddress::getAllByName, lookupThreads(), LOOKUP_TIMEOUT);
 
     private final Lookup lookup;
     private final Executor lookups;
+    private final long timeoutNanos;
 
-    /** @param lookups runs {@code lookup}; never an event loop */
-    public OffLoopResolver(Lookup lookup, Executor lookups) {
+    /**
+     * @param lookups runs {@code lookup}; never an event loop
+     * @param timeout how long a lookup may take before the resolution fails
+     */
+    public OffLoopResolver(Lookup lookup, Executor lookups, Duration timeout) {
         this.lookup = lookup;
         this.lookups = lookups;
+        this.timeoutNanos = timeout.toNanos();
     }
 
     @Override
@@ -70,6 +82,21 @@ public final class OffLoopResolver extends AddressResolverGroup<InetSocketAddres
             super(loop);
         }
 
+        /** Runs the lookup on a lookup thread; fails the promise on the loop if no answer comes in time. */
+        private <T> void lookUp(String host, Promise<T> promise, Function<InetAddress[], T> answer) {
+            ScheduledFuture<?> deadline = executor().schedule(() -> promise.tryFailure(new UnknownHostException(
+                    host + ": no answer within " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms")), timeoutNanos,
+                    TimeUnit.NANOSECONDS);
+            promise.addListener(f -> deadline.cancel(false));
+            lookups.execute(() -> {
+                try {
+                    promise.trySuccess(answer.apply(lookup.all(host)));
+                } catch (UnknownHostException | RuntimeException e) {
+                    promise.tryFailure(e);
+                }
+            });
+        }
+
         @Override
         protected void doResolve(String host, Promise<InetAddress> promise) {
             InetAddress literal = literal(host);
@@ -77,13 +104,7 @@ public final class OffLoopResolver extends AddressResolverGroup<InetSocketAddres
                 promise.setSuccess(literal);
                 return;
             }
-            lookups.execute(() -> {
-                try {
-                    promise.trySuccess(lookup.all(host)[0]);
-                } catch (UnknownHostException | RuntimeException e) {
-                    promise.tryFailure(e);
-                }
-            });
+            lookUp(host, promise, all -> all[0]);
         }
 
         @Override
@@ -93,13 +114,7 @@ public final class OffLoopResolver extends AddressResolverGroup<InetSocketAddres
                 promise.setSuccess(List.of(literal));
                 return;
             }
-            lookups.execute(() -> {
-                try {
-                    promise.trySuccess(Arrays.asList(lookup.all(host)));
-                } catch (UnknownHostException | RuntimeException e) {
-                    promise.tryFailure(e);
-                }
-            });
+            lookUp(host, promise, Arrays::asList);
         }
 
         /** An IPv4 or IPv6 literal (brackets allowed) as an address, or null for a name. */

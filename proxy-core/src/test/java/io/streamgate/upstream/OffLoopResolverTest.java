@@ -12,6 +12,7 @@ import io.netty.util.concurrent.Future;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -48,7 +49,7 @@ class OffLoopResolverTest {
         }
         return new InetAddress[] {InetAddress.getByAddress(host, new byte[] {10, 1, 2, 3}),
                 InetAddress.getByAddress(host, new byte[] {10, 1, 2, 4})};
-    }, lookupThread);
+    }, lookupThread, Duration.ofSeconds(10));
 
     @AfterEach
     void stop() throws Exception {
@@ -115,5 +116,29 @@ class OffLoopResolverTest {
         ExecutionException e = assertThrows(ExecutionException.class, () -> resolved.get(5, TimeUnit.SECONDS));
         assertInstanceOf(UnknownHostException.class, e.getCause());
         assertEquals(1, lookups.get());
+    }
+
+    @Test
+    void aLookupWithoutAnAnswerFailsAtTheTimeout() throws Exception {
+        OffLoopResolver impatient = new OffLoopResolver(host -> {
+            try {
+                answer.await(20, TimeUnit.SECONDS); // a DNS server that never answers (until the test ends)
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            throw new UnknownHostException("late");
+        }, lookupThread, Duration.ofMillis(300));
+        try {
+            long start = System.nanoTime();
+            Future<InetSocketAddress> resolved = loop.submit(() -> impatient.getResolver(loop)
+                    .resolve(InetSocketAddress.createUnresolved("silent.test", 80))).get(5, TimeUnit.SECONDS);
+            ExecutionException e = assertThrows(ExecutionException.class, () -> resolved.get(10, TimeUnit.SECONDS));
+            long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            assertInstanceOf(UnknownHostException.class, e.getCause());
+            assertEquals("silent.test: no answer within 300 ms", e.getCause().getMessage());
+            assertTrue(tookMillis >= 250 && tookMillis < 5000, "failed after " + tookMillis + " ms");
+        } finally {
+            impatient.close();
+        }
     }
 }
