@@ -22,13 +22,17 @@
 #   SSE_STREAMS [100]  SSE_EVENTS [200]  SSE_INTERVAL_MS [10]  SSE_DURATION_S [10]  SSE_WARMUP_S [3]
 #   STREAMS [10000]  STREAMS_INTERVAL_MS [50]  STREAMS_DURATION_S [30]  STREAMS_RAMP_BATCH [500]
 #   STREAMS_RAMP_INTERVAL_MS [100]  STREAMS_PROBE_THREADS [2]
+#   STREAMS_H2C [0]: K > 0 sends the many streams to the proxies over HTTP/2 with prior knowledge, K streams per
+#   connection (streamgate-typical-h2c.yaml :18087, nginx-typical.conf's h2c listener :18088), so a proxy needs one
+#   socket per stream instead of two and 10,000 streams fit under an open-files limit of 20,000 (direct stays
+#   HTTP/1.1: BenchBackend speaks nothing else)
 #   CONN_KINDS ["plain tls-full tls-resumed"]  CONN_CONNECTIONS [64]  CONN_THREADS [2]
 #   BACKEND_THREADS [2]  STREAMGATE_TRANSPORT [auto] (io_uring|epoll|nio)  STREAMGATE_JAVA_OPTS  BENCH_JAVA_OPTS  RESULTS_FILE [benchmarks/results/<date>-perf.md]
 #   STREAMGATE_JAVA [java]: the java that runs Streamgate (e.g. a JDK 25's bin/java; the probes stay on java); on Java 24+
 #   perf.sh adds --sun-misc-unsafe-memory-access=allow to STREAMGATE_JAVA_OPTS, as the Docker image does
 #   TITLE  STREAMGATE_JAR, BENCH_JAR (prebuilt jars)  REBUILD [0] (1: build in a copy even if jars exist)
 #   MVN_FLAGS (e.g. -o)  BUILD_DIR  KEEP_TMP [0] (1: keep configs, logs and raw tool output)
-# Ports 18080-18086 and 18091/18093/18095 on 127.0.0.1 must be free.
+# Ports 18080-18086 and 18091/18093/18095 on 127.0.0.1 must be free (with STREAMS_H2C, 18087/18088/18097 too).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../security/lib.sh"
 HERE=$ROOT/benchmarks/load
@@ -67,6 +71,7 @@ STREAMS_DURATION_S=$(secs "${STREAMS_DURATION_S:-30}")
 STREAMS_RAMP_BATCH=${STREAMS_RAMP_BATCH:-500}
 STREAMS_RAMP_INTERVAL_MS=${STREAMS_RAMP_INTERVAL_MS:-100}
 STREAMS_PROBE_THREADS=${STREAMS_PROBE_THREADS:-2}
+STREAMS_H2C=${STREAMS_H2C:-0}
 CONN_KINDS=${CONN_KINDS:-plain tls-full tls-resumed}
 CONN_CONNECTIONS=${CONN_CONNECTIONS:-64}
 CONN_THREADS=${CONN_THREADS:-2}
@@ -78,11 +83,11 @@ TITLE=${TITLE:-"Performance: Streamgate vs nginx vs direct ($DATE)"}
 # Fixed: the YAML and nginx files name them.
 BACKEND_PORT=18080
 declare -A PORT=([direct]=18080 [sg-bare]=18081 [ng-bare]=18082 [sg-typical]=18083 [ng-typical]=18084
-                 [sg-tls]=18085 [ng-tls]=18086)
-declare -A ADMIN_PORT=([sg-bare]=18091 [sg-typical]=18093 [sg-tls]=18095)
+                 [sg-tls]=18085 [ng-tls]=18086 [sg-h2c]=18087 [ng-h2c]=18088)
+declare -A ADMIN_PORT=([sg-bare]=18091 [sg-typical]=18093 [sg-tls]=18095 [sg-h2c]=18097)
 declare -A SCHEME=([sg-tls]=https [ng-tls]=https)
 declare -A SG_CONFIG=([sg-bare]=streamgate-bench.yaml [sg-typical]=streamgate-typical.yaml
-                      [sg-tls]=streamgate-typical-tls.yaml)
+                      [sg-tls]=streamgate-typical-tls.yaml [sg-h2c]=streamgate-typical-h2c.yaml)
 declare -A NG_CONFIG=([ng-bare]=nginx.conf [ng-typical]=nginx-typical.conf)
 
 has_load() { [[ " $LOADS " == *" $1 "* ]]; }
@@ -92,14 +97,20 @@ for l in $LOADS; do
 done
 for p in $JSON_PROFILES $PROFILE; do [[ $p =~ ^(bare|typical)$ ]] || die "profiles are bare or typical, not '$p'"; done
 for k in $CONN_KINDS; do [[ $k =~ ^(plain|tls-full|tls-resumed)$ ]] || die "unknown CONN_KINDS entry '$k'"; done
+[[ $STREAMS_H2C =~ ^[0-9]+$ ]] || die "STREAMS_H2C is a number of streams per connection (0: HTTP/1.1)"
+# The many-streams load's proxies: the profile's, or its h2c variant (typical only).
+STREAMS_PROFILE=$PROFILE
+((STREAMS_H2C > 0)) && STREAMS_PROFILE=h2c
 
 # ---- which targets run --------------------------------------------------------------------------------------
 declare -A NEED=([direct]=1)
 need_pair() { NEED[sg-$1]=1; NEED[ng-$1]=1; }
 if has_load json; then for p in $JSON_PROFILES; do need_pair "$p"; done; fi
-if has_load sse || has_load streams || has_conn plain; then need_pair "$PROFILE"; fi
+if has_load sse || has_conn plain; then need_pair "$PROFILE"; fi
+if has_load streams; then need_pair "$STREAMS_PROFILE"; fi
 if has_load tls || has_load h2 || has_conn tls-full || has_conn tls-resumed; then need_pair tls; fi
-[[ -n ${NEED[ng-tls]:-} ]] && NEED[ng-typical]=1 # one nginx serves the typical plain and TLS listeners
+# one nginx serves the typical plain, TLS and h2c listeners
+[[ -n ${NEED[ng-tls]:-}${NEED[ng-h2c]:-} ]] && NEED[ng-typical]=1
 NEED_TLS_FILES=$([[ -n ${NEED[ng-typical]:-}${NEED[sg-tls]:-} ]] && echo 1 || true)
 
 tools=("java (apt-get install openjdk-17-jre-headless)" "nginx (apt-get install nginx-light, or nginx)"
@@ -123,10 +134,16 @@ ulimit -n "$NOFILE"
 STREAMS_RUN=$STREAMS
 STREAMS_NOTE=
 if has_load streams; then
-    streams_max=$(( (NOFILE - 400) / 2 ))
+    if ((STREAMS_H2C > 0)); then # one upstream socket per stream, one client socket per STREAMS_H2C streams
+        streams_max=$(( (NOFILE - 400) * STREAMS_H2C / (STREAMS_H2C + 1) ))
+        sockets="one upstream socket per stream and one client socket per $STREAMS_H2C"
+    else
+        streams_max=$(( (NOFILE - 400) / 2 ))
+        sockets="two sockets per stream (client and upstream)"
+    fi
     if ((STREAMS > streams_max)); then
         STREAMS_RUN=$streams_max
-        STREAMS_NOTE="STREAMS=$STREAMS asked for, but the open-files limit here is $NOFILE (ulimit -Hn: $HARD_NOFILE) and a proxy needs two sockets per stream (client and upstream), so $STREAMS_RUN streams were run. Raise the hard limit (limits.conf, systemd LimitNOFILE, or CAP_SYS_RESOURCE) for the full count."
+        STREAMS_NOTE="STREAMS=$STREAMS asked for, but the open-files limit here is $NOFILE (ulimit -Hn: $HARD_NOFILE) and a proxy needs $sockets, so $STREAMS_RUN streams were run. Raise the hard limit (limits.conf, systemd LimitNOFILE, or CAP_SYS_RESOURCE) for the full count$( ((STREAMS_H2C > 0)) || echo ", or run with STREAMS_H2C=100" )."
         log "WARNING: $STREAMS_NOTE"
     fi
 fi
@@ -187,11 +204,12 @@ start_nginx_instance() { # instance
 }
 
 start_backend
-for inst in sg-bare sg-typical sg-tls; do [[ -n ${NEED[$inst]:-} ]] && start_streamgate_instance "$inst"; done
+for inst in sg-bare sg-typical sg-tls sg-h2c; do [[ -n ${NEED[$inst]:-} ]] && start_streamgate_instance "$inst"; done
 for inst in ng-bare ng-typical; do [[ -n ${NEED[$inst]:-} ]] && start_nginx_instance "$inst"; done
 [[ -n ${NEED[ng-tls]:-} ]] && PID[ng-tls]=${PID[ng-typical]}
+[[ -n ${NEED[ng-h2c]:-} ]] && PID[ng-h2c]=${PID[ng-typical]}
 INSTANCES=()
-for inst in direct sg-bare ng-bare sg-typical ng-typical sg-tls ng-tls; do
+for inst in direct sg-bare ng-bare sg-typical ng-typical sg-tls ng-tls sg-h2c ng-h2c; do
     [[ -n ${NEED[$inst]:-} ]] && INSTANCES+=("$inst")
 done
 
@@ -199,7 +217,8 @@ url_of() { echo "${SCHEME[$1]:-http}://127.0.0.1:${PORT[$1]}"; }
 column_of() { case $1 in direct) echo direct ;; sg-*) echo streamgate ;; ng-*) echo nginx ;; esac; }
 
 for inst in "${INSTANCES[@]}"; do
-    code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 5 "$(url_of "$inst")/json" || true)
+    h2c=(); [[ $inst == *-h2c ]] && h2c=(--http2-prior-knowledge)
+    code=$(curl -sk "${h2c[@]}" -o /dev/null -w '%{http_code}' --max-time 5 "$(url_of "$inst")/json" || true)
     [[ $code == 200 ]] || log "WARNING: $inst answered GET /json with HTTP '$code'; its numbers will show errors"
 done
 if has_load h2; then
@@ -355,6 +374,7 @@ streams_run() {
         --url "$(url_of "$inst")/sse?events=$events_each&interval_ms=$STREAMS_INTERVAL_MS" \
         --concurrency "$STREAMS_RUN" --streams-fixed true --ramp-batch "$STREAMS_RAMP_BATCH" \
         --ramp-interval-ms "$STREAMS_RAMP_INTERVAL_MS" --threads "$STREAMS_PROBE_THREADS" \
+        --h2c-streams "$([[ $inst == *-h2c ]] && echo "$STREAMS_H2C" || echo 0)" \
         --duration-s "$STREAMS_DURATION_S" --warmup-s 0 --label "$inst" \
         >"$TMP/raw/streams-$inst.out" 2>>"$TMP/raw/probe-$inst.err" &
     probe=$!
@@ -441,6 +461,7 @@ pair() { # profile round -> its two proxies, Streamgate first in odd rounds and 
 }
 log "warm-up: ${WARMUP}s of wrk per target${NEED[sg-tls]:+ (TLS ones over TLS)}"
 for inst in "${INSTANCES[@]}"; do
+    [[ $inst == ng-h2c ]] && continue # nginx-typical's HTTP/1.1 listener warms the same process; wrk speaks no h2c
     wrk_run warmup "$inst" "$WARMUP" no
     if [[ $inst == *-tls ]]; then
         has_load h2 && h2_run warmup "$inst" "$WARMUP" no
@@ -449,6 +470,14 @@ for inst in "${INSTANCES[@]}"; do
 done
 if has_load sse; then
     for inst in direct $(pair "$PROFILE" 1); do sse_run "$inst" 5 0 no; done
+fi
+if has_load streams && ((STREAMS_H2C > 0)); then
+    # wrk warmed the h2c instances over HTTP/1.1; the streams go through the HTTP/2 code, which the JIT has not seen.
+    for inst in $(pair h2c 1); do
+        "${BENCH_JAVA[@]}" io.streamgate.bench.SseLatencyProbe --url "$(url_of "$inst")/sse?events=$(( WARMUP * 1000 / STREAMS_INTERVAL_MS ))&interval_ms=$STREAMS_INTERVAL_MS" \
+            --concurrency 1000 --streams-fixed true --h2c-streams "$STREAMS_H2C" --duration-s "$WARMUP" --warmup-s 0 \
+            --threads "$STREAMS_PROBE_THREADS" --label warmup >/dev/null 2>>"$TMP/raw/probe-$inst.err" || true
+    done
 fi
 
 for round in $(seq "$ROUNDS"); do
@@ -470,7 +499,7 @@ for round in $(seq "$ROUNDS"); do
                     sleep 1; sse_run "$inst" "$SSE_DURATION_S" "$SSE_WARMUP_S" record
                 done ;;
             streams)
-                for inst in direct $(pair "$PROFILE" "$round"); do sleep 3; streams_run "$inst"; done ;;
+                for inst in direct $(pair "$STREAMS_PROFILE" "$round"); do sleep 3; streams_run "$inst"; done ;;
             conn)
                 for kind in $CONN_KINDS; do
                     if [[ $kind == plain ]]; then targets="direct $(pair "$PROFILE" "$round")"; else targets=$(pair tls "$round"); fi
@@ -554,7 +583,7 @@ fi
 
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "none (no commit yet)")
 [[ -n $(git -C "$ROOT" status --porcelain 2>/dev/null | head -1) ]] && COMMIT="$COMMIT (working tree modified)"
-SG_INST=sg-$PROFILE; for i in sg-typical sg-bare sg-tls; do [[ -n ${NEED[$i]:-} ]] && { SG_INST=$i; break; }; done
+SG_INST=sg-$PROFILE; for i in sg-typical sg-bare sg-tls sg-h2c; do [[ -n ${NEED[$i]:-} ]] && { SG_INST=$i; break; }; done
 TLS_PROVIDER=$( [[ -n ${NEED[sg-tls]:-} ]] && grep -oE 'TLS by [^,(]+' "$TMP/sg-tls.log" | head -1 || true)
 
 mkdir -p "$(dirname "$RESULTS_FILE")"
@@ -571,7 +600,8 @@ mkdir -p "$(dirname "$RESULTS_FILE")"
     [[ -n ${NEED[sg-bare]:-} ]] && profiles+=("**bare** = proxying only, access logs off (\`streamgate-bench.yaml\` + \`logback-bench.xml\`, \`nginx.conf\`)")
     [[ -n ${NEED[sg-typical]:-} ]] && profiles+=("**typical** = a per-client-IP rate-limit rule that never refuses, the access log written to a file (nginx: \`buffer=64k flush=1s\`), metrics (Streamgate's /metrics, nginx's stub_status) (\`streamgate-typical.yaml\`, \`nginx-typical.conf\`)")
     [[ -n ${NEED[sg-tls]:-} ]] && profiles+=("**typical+TLS** = typical on a TLS listener with HTTP/2 by ALPN (\`streamgate-typical-tls.yaml\`, the TLS listener of \`nginx-typical.conf\`), one ECDSA P-256 certificate for both")
-    echo "- Profiles: $(printf '%s; ' "${profiles[@]}" | sed 's/; $//').$(has_load sse || has_load streams || has_conn plain && echo " sse, streams and plain conn ran with the **$PROFILE** profile.")"
+    [[ -n ${NEED[sg-h2c]:-} ]] && profiles+=("**h2c** = typical on a plain listener that also takes HTTP/2 with prior knowledge (\`streamgate-typical-h2c.yaml\`, the h2c listener of \`nginx-typical.conf\`)")
+    echo "- Profiles: $(printf '%s; ' "${profiles[@]}" | sed 's/; $//').$(has_load sse || has_conn plain && echo " sse and plain conn ran with the **$PROFILE** profile.")$(has_load streams && echo " The many streams ran with the **$STREAMS_PROFILE** profile.")"
     echo "- Warm-up: ${WARMUP}s of wrk per target (and h2load / TLS handshakes / SSE where those loads run), then $ROUNDS interleaved rounds (the proxy that goes first alternates); tables show medians over the rounds."
     echo "- Backend capacity: $BACKEND_CHECK."
     [[ -n $METRICS_NOTE ]] && echo "- Metrics after the run: $METRICS_NOTE."
@@ -641,7 +671,12 @@ mkdir -p "$(dirname "$RESULTS_FILE")"
     fi
     if has_section streams; then
         events_each=$(( STREAMS_DURATION_S * 1000 / STREAMS_INTERVAL_MS ))
-        echo "## Many long streams ($PROFILE): $STREAMS_RUN concurrent SSE streams, one per connection, $events_each events every $STREAMS_INTERVAL_MS ms each ($(( STREAMS_RUN * 1000 / STREAMS_INTERVAL_MS )) events/s in all, ${STREAMS_DURATION_S}s per stream)"
+        if ((STREAMS_H2C > 0)); then
+            per_conn="to the proxies over HTTP/2 with prior knowledge, $STREAMS_H2C per connection (direct: one HTTP/1.1 connection each)"
+        else
+            per_conn="one per connection"
+        fi
+        echo "## Many long streams ($STREAMS_PROFILE): $STREAMS_RUN concurrent SSE streams, $per_conn, $events_each events every $STREAMS_INTERVAL_MS ms each ($(( STREAMS_RUN * 1000 / STREAMS_INTERVAL_MS )) events/s in all, ${STREAMS_DURATION_S}s per stream)"
         echo
         [[ -n $STREAMS_NOTE ]] && { echo "**Note:** $STREAMS_NOTE"; echo; }
         echo "Connections opened $STREAMS_RAMP_BATCH at a time every $STREAMS_RAMP_INTERVAL_MS ms; *all open after* is when the probe had all of them open, *run took* when the last stream ended (the ramp plus ${STREAMS_DURATION_S}s if every target keeps up). Memory: RSS of the proxy (nginx: master + workers summed, so shared pages count more than once) just before the run, at the second the most of its files were open (sampled once a second), and its peak (VmHWM, reset before the run); per stream = (RSS with the most open − before) / streams. CPU: per million events received; the backend's and the probe's are there to show how much of the machine the harness itself took."

@@ -40,10 +40,15 @@ final class ProbeSlot {
                 .connect(run.url().getHost(), run.url().getPort())
                 .addListener(f -> {
                     if (!f.isSuccess()) {
-                        run.error();
-                        connectionEnded(true);
+                        failedToOpen();
                     }
                 });
+    }
+
+    /** The connection (or, over HTTP/2, the stream) could not be opened. */
+    void failedToOpen() {
+        run.error();
+        connectionEnded(true);
     }
 
     /** Called once per connection, from its event loop, when it is closed (or failed to open). */

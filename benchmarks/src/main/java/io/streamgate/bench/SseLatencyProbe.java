@@ -21,7 +21,9 @@ import java.util.concurrent.TimeUnit;
  * for) and is not replaced: the "many long streams" load, where C is in the thousands. Then the duration only
  * bounds the wait (plus two minutes of grace), and every event after the warm-up is recorded. Connections can be
  * opened in batches ({@code --ramp-batch N --ramp-interval-ms M}: N connections, then a pause of M ms) so the
- * target's accept queue is not flooded.
+ * target's accept queue is not flooded. With {@code --h2c-streams K} (fixed mode only) the streams go over HTTP/2
+ * with prior knowledge, K per connection ({@link ProbeH2Connection}); the ramp then counts streams, in whole
+ * connections.
  *
  * <p>Prints one machine-readable line on stdout:
  * {@code SSE_RESULT label=.. concurrency=.. streams=.. events=.. errors=.. complete=.. p50_us=.. p90_us=.. p99_us=..
@@ -35,25 +37,32 @@ public final class SseLatencyProbe {
     private static final String USAGE = "SseLatencyProbe --url http://127.0.0.1:18080/sse?events=200&interval_ms=10"
             + " [--concurrency 100] [--duration-s 10] [--warmup-s 3] [--threads 1]"
             + " [--transport auto|epoll|io_uring|nio] [--label direct]"
-            + " [--streams-fixed false] [--ramp-batch 0 (all at once)] [--ramp-interval-ms 100]";
+            + " [--streams-fixed false] [--ramp-batch 0 (all at once)] [--ramp-interval-ms 100]"
+            + " [--h2c-streams 0 (HTTP/1.1; K: HTTP/2 prior knowledge, K streams per connection, fixed mode only)]";
 
     public static void main(String[] argv) throws InterruptedException {
-        Args args = new Args(argv, Map.of(
-                "url", "http://127.0.0.1:18080/sse?events=200&interval_ms=10",
-                "concurrency", "100",
-                "duration-s", "10",
-                "warmup-s", "3",
-                "threads", "1",
-                "transport", "auto",
-                "label", "probe",
-                "streams-fixed", "false",
-                "ramp-batch", "0",
-                "ramp-interval-ms", "100"), USAGE);
+        Args args = new Args(argv, Map.ofEntries(
+                Map.entry("url", "http://127.0.0.1:18080/sse?events=200&interval_ms=10"),
+                Map.entry("concurrency", "100"),
+                Map.entry("duration-s", "10"),
+                Map.entry("warmup-s", "3"),
+                Map.entry("threads", "1"),
+                Map.entry("transport", "auto"),
+                Map.entry("label", "probe"),
+                Map.entry("streams-fixed", "false"),
+                Map.entry("ramp-batch", "0"),
+                Map.entry("ramp-interval-ms", "100"),
+                Map.entry("h2c-streams", "0")), USAGE);
         URI url = URI.create(args.string("url"));
         int concurrency = args.integer("concurrency");
         boolean fixed = Boolean.parseBoolean(args.string("streams-fixed"));
         int rampBatch = args.integer("ramp-batch");
         int rampIntervalMs = args.integer("ramp-interval-ms");
+        int h2cStreams = args.integer("h2c-streams");
+        if (h2cStreams > 0 && !fixed) {
+            System.err.println("--h2c-streams needs --streams-fixed true\n" + USAGE);
+            System.exit(2);
+        }
         Transport transport = Transport.select(args.string("transport"));
 
         long start = System.nanoTime();
@@ -69,10 +78,19 @@ public final class SseLatencyProbe {
             for (int i = 0; i < concurrency; i++) {
                 slots.add(new ProbeSlot(run, bootstrap, group));
             }
-            for (int i = 0; i < concurrency; i++) {
-                slots.get(i).connect();
-                if (rampBatch > 0 && (i + 1) % rampBatch == 0 && i + 1 < concurrency) {
+            int perConnection = Math.max(1, h2cStreams);
+            int sinceRampPause = 0;
+            for (int i = 0; i < concurrency; i += perConnection) {
+                List<ProbeSlot> batch = slots.subList(i, Math.min(concurrency, i + perConnection));
+                if (h2cStreams > 0) {
+                    new ProbeH2Connection(run, bootstrap, batch).connect();
+                } else {
+                    batch.get(0).connect();
+                }
+                sinceRampPause += batch.size();
+                if (rampBatch > 0 && sinceRampPause >= rampBatch && i + perConnection < concurrency) {
                     Thread.sleep(rampIntervalMs);
+                    sinceRampPause = 0;
                 }
             }
             // Streams started before the deadline may still run; bound the wait so a stuck proxy cannot hang us.
