@@ -73,9 +73,14 @@ public final class UpstreamPools {
             pool = newPool(loop, upstream, e);
             forUpstream[endpoint] = pool;
             String name = pool.endpointName();
-            boolean first = !byEndpoint.containsKey(name);
-            byEndpoint.computeIfAbsent(name, n -> new ConcurrentLinkedQueue<>()).add(pool);
-            if (first) {
+            // Each loop makes its own pool, possibly at the same moment as another: only the loop whose queue
+            // creation wins tells about the endpoint (two would register its meters twice).
+            boolean[] first = {false};
+            byEndpoint.computeIfAbsent(name, n -> {
+                first[0] = true;
+                return new ConcurrentLinkedQueue<>();
+            }).add(pool);
+            if (first[0]) {
                 newEndpoint.accept(upstream.config().name(), name);
             }
         }
