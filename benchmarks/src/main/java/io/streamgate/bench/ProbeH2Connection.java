@@ -38,7 +38,7 @@ final class ProbeH2Connection {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        // Streams are only opened by us: the server cannot push (push is off in our settings).
+                        // The multiplexer's handler would get streams the server opened (push); neither proxy pushes.
                         ch.pipeline().addLast(Http2FrameCodecBuilder.forClient().build(),
                                 new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
                     }
