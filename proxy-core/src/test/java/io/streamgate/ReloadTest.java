@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.streamgate.config.ConfigException;
 import io.streamgate.config.ConfigLoader;
@@ -36,6 +39,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@link Streamgate#reload} on a running gateway with real sockets and two backends, A and B: streams in flight
@@ -279,6 +284,25 @@ class ReloadTest {
         proxy.gateway().reload(parse(yaml(twoPerMinute.replace("2/m", "3/m") + upstreams + limited)));
         assertEquals("A GET /limited/5", okBody(get("/limited/5")), "a changed rule must start with a full bucket");
         assertEquals(List.of("/limited/1", "/limited/2", "/limited/5"), targets(backendA));
+    }
+
+    @Test
+    void reloadsRegisterNoMeterTwice() throws Exception {
+        proxy = RunningProxy.start(yaml(v1To("a")));
+        ch.qos.logback.classic.Logger root = (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME);
+        ListAppender<ILoggingEvent> logged = new ListAppender<>();
+        logged.start();
+        root.addAppender(logged);
+        try {
+            proxy.gateway().reload(parse(yaml(v1To("b"))));
+            proxy.gateway().reload(parse(yaml(v1To("a"))));
+        } finally {
+            root.detachAppender(logged);
+        }
+        // Micrometer warned "This Gauge has been already registered" at the first reload: every upstream's gauges
+        // were registered again.
+        assertEquals(List.of(), logged.list.stream().filter(e -> e.getLevel().isGreaterOrEqual(Level.WARN))
+                .map(ILoggingEvent::getFormattedMessage).toList());
     }
 
     @Test

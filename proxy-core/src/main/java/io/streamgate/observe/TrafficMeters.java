@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -144,8 +145,17 @@ public final class TrafficMeters {
         }
     }
 
-    /** A value read from {@code source} when scraped; {@code tags} are name, value pairs. */
+    /**
+     * A value read from {@code source} when scraped; {@code tags} are name, value pairs. Registering the same name and
+     * tags again (each reload re-registers its upstreams' gauges, which look their values up by name) keeps the first,
+     * as Micrometer would, but without its "already registered" warning.
+     */
     public <T> void gauge(String name, String description, T source, ToDoubleFunction<T> value, String... tags) {
-        Gauge.builder(name, source, value).description(description).tags(tags).register(registry);
+        Tags exact = Tags.of(tags);
+        boolean registered = registry.find(name).tags(exact).gauges().stream()
+                .anyMatch(g -> Tags.of(g.getId().getTags()).equals(exact));
+        if (!registered) {
+            Gauge.builder(name, source, value).description(description).tags(exact).register(registry);
+        }
     }
 }
