@@ -42,6 +42,18 @@ final class JarProcess implements AutoCloseable {
         return new JarProcess(process, log);
     }
 
+    /** As {@link #start}, but under {@code nohup}: the gateway inherits SIGHUP ignored. */
+    static JarProcess startIgnoringHangup(Path log, String... args) throws IOException {
+        Files.createDirectories(log.toAbsolutePath().getParent());
+        List<String> command = new ArrayList<>(List.of("nohup"));
+        command.addAll(command(args));
+        Process process = new ProcessBuilder(command)
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
+        return new JarProcess(process, log);
+    }
+
     /** Runs a command that is expected to end by itself (--check, --help ...) and returns what it printed. */
     static Result run(Path workDir, String... args) throws IOException, InterruptedException {
         Files.createDirectories(workDir);

@@ -265,6 +265,24 @@ class ReloadIT {
         }
     }
 
+    /**
+     * A JVM keeps a signal its parent ignored and installs no handler for it, so a gateway started with nohup cannot
+     * reload on SIGHUP; it says so at start instead of ignoring the operator's SIGHUP without a word.
+     */
+    @Test
+    void aGatewayStartedWithSighupIgnoredSaysItWillNotReloadOnIt() throws Exception {
+        int otherAdmin = FreePort.find();
+        Path otherConfig = dir.resolve("nohup.yaml");
+        Files.writeString(otherConfig, configText("").replace(":" + port + "\"", ":" + FreePort.find() + "\"")
+                .replace(":" + adminPort + "\"", ":" + otherAdmin + "\""));
+        try (JarProcess nohup = JarProcess.startIgnoringHangup(LOGS.resolve("gateway-nohup.log"), "--config",
+                otherConfig.toString())) {
+            nohup.awaitReady(URI.create("http://127.0.0.1:" + otherAdmin + "/healthz"), Duration.ofSeconds(60));
+            assertTrue(nohup.log().contains("SIGHUP is ignored by this process"), nohup::log);
+        }
+        assertFalse(gateway.log().contains("SIGHUP is ignored"), gateway::log);
+    }
+
     /** The config with a /health route to the demo, followed by {@code routes} (from {@link #route}). */
     private String configText(String routes) {
         return String.join("\n",
