@@ -74,13 +74,11 @@ public final class UpstreamPools {
             forUpstream[endpoint] = pool;
             String name = pool.endpointName();
             // Each loop makes its own pool, possibly at the same moment as another: only the loop whose queue
-            // creation wins tells about the endpoint (two would register its meters twice).
-            boolean[] first = {false};
-            byEndpoint.computeIfAbsent(name, n -> {
-                first[0] = true;
-                return new ConcurrentLinkedQueue<>();
-            }).add(pool);
-            if (first[0]) {
+            // insertion wins tells about the endpoint (two would register its meters twice).
+            Queue<EndpointPool> fresh = new ConcurrentLinkedQueue<>();
+            Queue<EndpointPool> existing = byEndpoint.putIfAbsent(name, fresh);
+            (existing == null ? fresh : existing).add(pool);
+            if (existing == null) {
                 newEndpoint.accept(upstream.config().name(), name);
             }
         }

@@ -34,19 +34,18 @@ final class JarProcess implements AutoCloseable {
 
     /** Starts the jar with stdout and stderr going to {@code log}, so the child never blocks on a full pipe. */
     static JarProcess start(Path log, String... args) throws IOException {
-        Files.createDirectories(log.toAbsolutePath().getParent());
-        Process process = new ProcessBuilder(command(args))
-                .redirectErrorStream(true)
-                .redirectOutput(log.toFile())
-                .start();
-        return new JarProcess(process, log);
+        return start(log, command(args));
     }
 
     /** As {@link #start}, but under {@code nohup}: the gateway inherits SIGHUP ignored. */
     static JarProcess startIgnoringHangup(Path log, String... args) throws IOException {
-        Files.createDirectories(log.toAbsolutePath().getParent());
         List<String> command = new ArrayList<>(List.of("nohup"));
         command.addAll(command(args));
+        return start(log, command);
+    }
+
+    private static JarProcess start(Path log, List<String> command) throws IOException {
+        Files.createDirectories(log.toAbsolutePath().getParent());
         Process process = new ProcessBuilder(command)
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile())
