@@ -20,6 +20,8 @@
 #   WARMUP [15] (alias WARMUP_WRK_DURATION): wrk warm-up per target before the rounds
 #   WRK_CONNECTIONS [64]  WRK_THREADS [2]  H2_CONNECTIONS [32]  H2_STREAMS [10]  H2_THREADS [2]
 #   SSE_STREAMS [100]  SSE_EVENTS [200]  SSE_INTERVAL_MS [10]  SSE_DURATION_S [10]  SSE_WARMUP_S [3]
+#   RESIDENCE [auto]: during the SSE load, also time in the kernel how long each proxy holds every chunk
+#   (relay-latency.bt, needs root and bpftrace); auto runs it when it can, 1 requires it, 0 skips it
 #   STREAMS [10000]  STREAMS_INTERVAL_MS [50]  STREAMS_DURATION_S [30]  STREAMS_RAMP_BATCH [500]
 #   STREAMS_RAMP_INTERVAL_MS [100]  STREAMS_PROBE_THREADS [2]
 #   STREAMS_H2C [0]: K > 0 sends the many streams to the proxies over HTTP/2 with prior knowledge, K streams per
@@ -65,6 +67,7 @@ SSE_EVENTS=${SSE_EVENTS:-200}
 SSE_INTERVAL_MS=${SSE_INTERVAL_MS:-10}
 SSE_DURATION_S=$(secs "${SSE_DURATION_S:-10}")
 SSE_WARMUP_S=$(secs "${SSE_WARMUP_S:-3}")
+RESIDENCE=${RESIDENCE:-auto}
 STREAMS=${STREAMS:-10000}
 STREAMS_INTERVAL_MS=${STREAMS_INTERVAL_MS:-50}
 STREAMS_DURATION_S=$(secs "${STREAMS_DURATION_S:-30}")
@@ -118,6 +121,18 @@ tools=("java (apt-get install openjdk-17-jre-headless)" "nginx (apt-get install 
 [[ -n $NEED_TLS_FILES ]] && tools+=("openssl (apt-get install openssl)")
 has_load h2 && tools+=("h2load (apt-get install nghttp2-client)")
 require_tools "${tools[@]}"
+# The proxies' own share of the SSE latency, timed in the kernel (relay-latency.bt): only tracepoints, so root and
+# bpftrace suffice. Checked once, by loading a probe on the tracepoint the script needs.
+RESIDENCE_ON=
+if has_load sse && [[ $RESIDENCE != 0 ]]; then
+    if [[ $(id -u) == 0 ]] && command -v bpftrace >/dev/null \
+            && timeout 30 bpftrace -e 'tracepoint:sock:sk_data_ready { exit(); } interval:ms:100 { exit(); }' \
+                >/dev/null 2>&1; then
+        RESIDENCE_ON=1
+    elif [[ $RESIDENCE == 1 ]]; then
+        die "RESIDENCE=1 needs root and a working bpftrace (apt-get install bpftrace) with the sock:sk_data_ready tracepoint"
+    fi
+fi
 STREAMGATE_JAVA=${STREAMGATE_JAVA:-java}
 "$STREAMGATE_JAVA" -version >/dev/null 2>&1 || die "STREAMGATE_JAVA=$STREAMGATE_JAVA does not run"
 # As the Docker image runs it: on Java 24+ Netty uses sun.misc.Unsafe only when allowed (Java 17 knows no such flag).
@@ -344,8 +359,15 @@ h2_run() {
 
 # sse_run INSTANCE SECONDS WARMUP record|no: per-event latency with SSE_STREAMS streams run back to back
 sse_run() {
-    local inst=$1 line col
+    local inst=$1 line col tracer= trace_out
     col=$(column_of "$inst")
+    if [[ $4 == record && -n $RESIDENCE_ON && $inst != direct ]]; then
+        # Over the probe's measured window (it starts after the probe's warm-up). nginx's workers are found by name.
+        trace_out=$TMP/raw/residence-$inst-$(date +%s).txt
+        (sleep "$3"; timeout -s INT "$2" bpftrace "$HERE/relay-latency.bt" "$([[ $inst == sg-* ]] && echo "${PID[$inst]}" || echo 0)" \
+            "${PORT[$inst]}" "$BACKEND_PORT" >"$trace_out" 2>>"$TMP/raw/bpftrace.err") &
+        tracer=$!
+    fi
     line=$(timeout $(( $2 + $3 + 180 )) "${BENCH_JAVA[@]}" io.streamgate.bench.SseLatencyProbe \
         --url "$(url_of "$inst")/sse?events=$SSE_EVENTS&interval_ms=$SSE_INTERVAL_MS" \
         --concurrency "$SSE_STREAMS" --duration-s "$2" --warmup-s "$3" --label "$inst" 2>>"$TMP/raw/probe-$inst.err" \
@@ -357,6 +379,28 @@ sse_run() {
         rec sse "$col" "$key" "$(kv "$key" "$line")"
     done
     log "  sse $inst: ${line#SSE_RESULT }"
+    if [[ -n $tracer ]]; then
+        wait "$tracer" || true
+        local stage q res=
+        for stage in arrival_to_sent arrival_to_read read_to_sent; do
+            for q in 50 99; do
+                rec sse "$col" "res_${stage}_p$q" "$(bucket_quantile "$trace_out" "$stage" "$q")"
+                res+=" ${stage}_p$q=$(bucket_quantile "$trace_out" "$stage" "$q")"
+            done
+        done
+        log "  sse $inst, held by the proxy (µs):$res"
+    fi
+}
+# bucket_quantile FILE MAP Q: the bucket (µs) at the Q-th percentile of one of relay-latency.bt's maps, nan if empty
+bucket_quantile() {
+    awk -v m="@$2[" -v q="$3" 'index($0, m) == 1 {
+            sub(/^@[a-z_]+\[/, ""); split($0, kv, /\]: /); n[kv[1] + 0] += kv[2]; total += kv[2] }
+        END {
+            if (total == 0) { print "nan"; exit }
+            k = 0; for (b in n) keys[++k] = b + 0
+            for (i = 2; i <= k; i++) { v = keys[i]; for (j = i - 1; j >= 1 && keys[j] > v; j--) keys[j + 1] = keys[j]; keys[j + 1] = v }
+            for (i = 1; i <= k; i++) { acc += n[keys[i]]; if (acc >= total * q / 100) { print keys[i]; exit } }
+        }' "$1"
 }
 
 # streams_run INSTANCE: STREAMS_RUN concurrent streams, one per connection, each as long as STREAMS_DURATION_S
@@ -668,6 +712,18 @@ mkdir -p "$(dirname "$RESULTS_FILE")"
         row "streams completed" sse streams
         row "stream errors, all rounds" sse errors total
         echo
+        if [[ -f $TMP/m/sse.streamgate.res_arrival_to_sent_p99 ]]; then
+            echo "Held by the proxy, timed in the kernel (relay-latency.bt, over each measured window): from a chunk reaching the proxy's upstream socket to the proxy's write of it to the client, split at the proxy's read. The rest of the latency above is the backend's and the probe's (their writes, their waits for a core). Buckets: 1 µs below 100 µs, 10 µs below 1 ms, 100 µs below 10 ms."
+            echo
+            echo "$HEADER"
+            row "held p50 (µs)" sse res_arrival_to_sent_p50
+            row "held p99 (µs)" sse res_arrival_to_sent_p99
+            row "arrival to read p50 (µs)" sse res_arrival_to_read_p50
+            row "arrival to read p99 (µs)" sse res_arrival_to_read_p99
+            row "read to write p50 (µs)" sse res_read_to_sent_p50
+            row "read to write p99 (µs)" sse res_read_to_sent_p99
+            echo
+        fi
     fi
     if has_section streams; then
         events_each=$(( STREAMS_DURATION_S * 1000 / STREAMS_INTERVAL_MS ))
