@@ -17,7 +17,7 @@
 #   ROUNDS [3]  LOADS ["json tls h2 sse streams conn"]  JSON_PROFILES ["bare typical"]
 #   PROFILE [typical]: proxy profile for sse, streams and plain conn (tls, h2 and TLS conn always use typical+TLS)
 #   DURATION [10]: default of JSON_DURATION (alias WRK_DURATION), TLS_DURATION, H2_DURATION, CONN_DURATION
-#   WARMUP [15] (alias WARMUP_WRK_DURATION): wrk warm-up per target before the rounds
+#   WARMUP [30] (alias WARMUP_WRK_DURATION): wrk warm-up per target before the rounds
 #   WRK_CONNECTIONS [64]  WRK_THREADS [2]  H2_CONNECTIONS [32]  H2_STREAMS [10]  H2_THREADS [2]
 #   SSE_STREAMS [100]  SSE_EVENTS [200]  SSE_INTERVAL_MS [10]  SSE_DURATION_S [10]  SSE_WARMUP_S [3]
 #   RESIDENCE [auto]: during the SSE load, also time in the kernel how long each proxy holds every chunk
@@ -56,7 +56,7 @@ JSON_DURATION=$(secs "${JSON_DURATION:-${WRK_DURATION:-$DURATION}}")
 TLS_DURATION=$(secs "${TLS_DURATION:-$DURATION}")
 H2_DURATION=$(secs "${H2_DURATION:-$DURATION}")
 CONN_DURATION=$(secs "${CONN_DURATION:-$DURATION}")
-WARMUP=$(secs "${WARMUP:-${WARMUP_WRK_DURATION:-15}}")
+WARMUP=$(secs "${WARMUP:-${WARMUP_WRK_DURATION:-30}}")
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-64}
 WRK_THREADS=${WRK_THREADS:-2}
 H2_CONNECTIONS=${H2_CONNECTIONS:-32}
@@ -381,11 +381,12 @@ sse_run() {
     log "  sse $inst: ${line#SSE_RESULT }"
     if [[ -n $tracer ]]; then
         wait "$tracer" || true
-        local stage q res=
+        local stage q v res=
         for stage in arrival_to_sent arrival_to_read read_to_sent; do
             for q in 50 99; do
-                rec sse "$col" "res_${stage}_p$q" "$(bucket_quantile "$trace_out" "$stage" "$q")"
-                res+=" ${stage}_p$q=$(bucket_quantile "$trace_out" "$stage" "$q")"
+                v=$(bucket_quantile "$trace_out" "$stage" "$q")
+                rec sse "$col" "res_${stage}_p$q" "$v"
+                res+=" ${stage}_p$q=$v"
             done
         done
         log "  sse $inst, held by the proxy (µs):$res"
