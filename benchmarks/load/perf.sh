@@ -714,7 +714,7 @@ mkdir -p "$(dirname "$RESULTS_FILE")"
         row "stream errors, all rounds" sse errors total
         echo
         if [[ -f $TMP/m/sse.streamgate.res_arrival_to_sent_p99 ]]; then
-            echo "Held by the proxy, timed in the kernel (relay-latency.bt, over each measured window): from a chunk reaching the proxy's upstream socket to the proxy's write of it to the client, split at the proxy's read. The rest of the latency above is the backend's and the probe's (their writes, their waits for a core). Buckets: 1 µs below 100 µs, 10 µs below 1 ms, 100 µs below 10 ms."
+            echo "Held by the proxy, timed in the kernel (relay-latency.bt, over each measured window): from a chunk reaching the proxy's upstream socket to the proxy's write of it to the client, split at the kernel's receive (on io_uring that precedes the proxy's handling of the chunk, so compare the two proxies on the whole). The rest of the latency above is the backend's and the probe's (their writes, their waits for a core). Buckets: 1 µs below 100 µs, 10 µs below 1 ms, 100 µs below 10 ms."
             echo
             echo "$HEADER"
             row "held p50 (µs)" sse res_arrival_to_sent_p50
