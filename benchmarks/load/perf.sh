@@ -394,14 +394,10 @@ sse_run() {
 }
 # bucket_quantile FILE MAP Q: the bucket (µs) at the Q-th percentile of one of relay-latency.bt's maps, nan if empty
 bucket_quantile() {
-    awk -v m="@$2[" -v q="$3" 'index($0, m) == 1 {
-            sub(/^@[a-z_]+\[/, ""); split($0, kv, /\]: /); n[kv[1] + 0] += kv[2]; total += kv[2] }
-        END {
+    awk -v m="@$2[" 'index($0, m) == 1 { sub(/^@[a-z_]+\[/, ""); split($0, kv, /\]: /); print kv[1], kv[2] }' "$1" \
+        | sort -g | awk -v q="$3" '{b[NR] = $1; c[NR] = $2; total += $2} END {
             if (total == 0) { print "nan"; exit }
-            k = 0; for (b in n) keys[++k] = b + 0
-            for (i = 2; i <= k; i++) { v = keys[i]; for (j = i - 1; j >= 1 && keys[j] > v; j--) keys[j + 1] = keys[j]; keys[j + 1] = v }
-            for (i = 1; i <= k; i++) { acc += n[keys[i]]; if (acc >= total * q / 100) { print keys[i]; exit } }
-        }' "$1"
+            for (i = 1; i <= NR; i++) { acc += c[i]; if (acc >= total * q / 100) { print b[i]; exit } } }'
 }
 
 # streams_run INSTANCE: STREAMS_RUN concurrent streams, one per connection, each as long as STREAMS_DURATION_S
