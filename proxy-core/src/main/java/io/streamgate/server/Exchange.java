@@ -23,7 +23,6 @@ import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
-import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.streamgate.config.RateLimitConfig;
@@ -51,7 +50,6 @@ import java.nio.charset.StandardCharsets;
 import io.streamgate.policy.llm.ModelFieldRewriter;
 import io.streamgate.policy.llm.PromptPrefix;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -73,9 +71,6 @@ import java.util.Map;
 final class Exchange implements UpstreamListener {
     private static final AsciiString EVENT_STREAM = AsciiString.cached("text/event-stream");
     private static final byte[] HEARTBEAT = ":\n\n".getBytes(StandardCharsets.US_ASCII);
-    private static final List<ByteBuf> NOTHING_KEPT = List.of();
-    /** Shared and never added to: {@link #park} swaps it for a deque of the exchange's own first. */
-    private static final ArrayDeque<HttpContent> NOTHING_PARKED = new ArrayDeque<>(0);
 
     private final ClientConnectionHandler connection;
     private final ChannelHandlerContext ctx;
@@ -105,7 +100,6 @@ final class Exchange implements UpstreamListener {
     private CacheUse cache;
     /** Set while the start of the body is held to read its JSON before anything goes to the backend. */
     private boolean peeking;
-    private int peekedBytes;
     /** What the usage filter lets through from one upstream piece; only event streams on metered routes use it. */
     private List<ByteBuf> filtered;
 
@@ -121,17 +115,8 @@ final class Exchange implements UpstreamListener {
     private long queueDeadline = Long.MAX_VALUE;
     private long failoverDeadline = Long.MAX_VALUE;
     private long acquireStarted;
-    /**
-     * Body parts that arrived before an upstream connection was ready. Most requests park none (a pooled connection
-     * is leased before the end of a GET arrives), so the deque is made by the first {@link #park}.
-     */
-    private ArrayDeque<HttpContent> pendingBody = NOTHING_PARKED;
-    /**
-     * Copies of the body sent so far, kept while it fits the replay buffer, for a retry; null once the body outgrew
-     * it. Starts as the shared empty list: a request without a body (most GETs) allocates none.
-     */
-    private List<ByteBuf> replay = NOTHING_KEPT;
-    private long replayBytes;
+    /** Body parts not yet sent upstream, and copies of the body for a retry. */
+    private final HeldRequestBody heldBody = new HeldRequestBody();
     private long bodyBytes;
     private boolean requestComplete;
     /** Whether the request announced a body; without one it is complete as far as answering is concerned. */
@@ -248,9 +233,7 @@ final class Exchange implements UpstreamListener {
             answerCatalog();
             return;
         }
-        boolean wantBody = metered || route.models() != null || hashesPrompt()
-                || route.cache() != null && route.cache().post() != RouteCacheConfig.PostMode.NEVER;
-        if (wantBody && request.method().equals(HttpMethod.POST) && !requestComplete) {
+        if (readsBody() && !requestComplete) {
             // Hold the start of the body (bounded by tokens.peek_limit) to read it before the backend sees anything.
             peeking = true;
             connection.updateReading();
@@ -259,22 +242,31 @@ final class Exchange implements UpstreamListener {
         }
     }
 
+    /** Whether the body's JSON is read before the request goes on: metering, model routing, prompt hashing, caching. */
+    private boolean readsBody() {
+        return request.method().equals(HttpMethod.POST) && (metered || route.models() != null || hashesPrompt()
+                || route.cache() != null && route.cache().post() != RouteCacheConfig.PostMode.NEVER);
+    }
+
     /** Called while peeking, after each body part arrived. */
-    private void peekProgress(int n) {
-        peekedBytes += n;
-        if (requestComplete || peekedBytes > route.tokens().peekLimit()) {
+    private void peekProgress() {
+        if (requestComplete || heldBody.parkedBytes() > route.tokens().peekLimit()) {
             peeking = false;
             afterBodyPeeked();
         }
     }
 
-    /** The body's start (or all of it) is held in pendingBody: estimate, maybe rewrite, admit tokens, look in the cache. */
+    /**
+     * The body's start (or all of it) is held: estimate, maybe rewrite, admit tokens, look in the cache. All of it may
+     * have arrived before peeking began (while a rate limit kept the request waiting), so what counts is what is held.
+     */
     private void afterBodyPeeked() {
         LlmRequest llm = null;
         String digest = null;
-        boolean whole = requestComplete && peekedBytes <= route.tokens().peekLimit();
-        if (!pendingBody.isEmpty()) {
-            byte[] body = heldBody();
+        int peekLimit = route.tokens().peekLimit();
+        boolean whole = requestComplete && heldBody.parkedBytes() <= peekLimit;
+        if (heldBody.hasParked() && readsBody()) {
+            byte[] body = heldBody.copyParked(peekLimit);
             llm = LlmRequest.peek(body, body.length, !whole);
             if (route.models() != null && llm != null && llm.model() != null) {
                 byte[] rewritten = routeByModel(llm.model(), whole);
@@ -351,22 +343,9 @@ final class Exchange implements UpstreamListener {
         }
     }
 
-    /** A copy of the held body parts, for parsing. */
-    private byte[] heldBody() {
-        byte[] out = new byte[Math.min(peekedBytes, route.tokens().peekLimit())];
-        int at = 0;
-        for (HttpContent part : pendingBody) {
-            ByteBuf c = part.content();
-            int n = Math.min(c.readableBytes(), out.length - at);
-            c.getBytes(c.readerIndex(), out, at, n);
-            at += n;
-        }
-        return out;
-    }
-
     /** Swaps the held (complete) body for {@code body}; the backend sees the new length. */
     private void replaceBody(byte[] body) {
-        replaceHeld(body, body.length - heldBytes());
+        replaceHeld(body, body.length - heldBody.parkedBytes());
     }
 
     /**
@@ -374,47 +353,11 @@ final class Exchange implements UpstreamListener {
      * corrects a Content-Length by {@code delta}.
      */
     private void replaceHeld(byte[] body, long delta) {
-        HttpContent part;
-        while ((part = pendingBody.poll()) != null) {
-            part.release();
-        }
-        boolean keepReplay = replay != null;
-        dropReplay();
-        replay = keepReplay || requestComplete ? NOTHING_KEPT : null;
-        replayBytes = 0;
-        ByteBuf buf = ctx.alloc().buffer(body.length).writeBytes(body);
-        keepForReplay(buf, body.length);
-        park(requestComplete ? new DefaultLastHttpContent(buf) : new DefaultHttpContent(buf));
+        heldBody.replaceParked(ctx.alloc().buffer(body.length).writeBytes(body), requestComplete,
+                upstream.config().replayBuffer());
         if (HttpUtil.isContentLengthSet(request) && !HopByHopHeaders.chunked(request)) {
             HttpUtil.setContentLength(request, HttpUtil.getContentLength(request, 0L) + delta);
         }
-    }
-
-    private void park(HttpContent part) {
-        if (pendingBody == NOTHING_PARKED) {
-            pendingBody = new ArrayDeque<>(2);
-        }
-        pendingBody.add(part);
-    }
-
-    private int heldBytes() {
-        int n = 0;
-        for (HttpContent part : pendingBody) {
-            n += part.content().readableBytes();
-        }
-        return n;
-    }
-
-    /** Every held body byte (unlike {@link #heldBody()}, not cut at the peek limit). */
-    private byte[] allHeld() {
-        byte[] out = new byte[heldBytes()];
-        int at = 0;
-        for (HttpContent part : pendingBody) {
-            ByteBuf c = part.content();
-            c.getBytes(c.readerIndex(), out, at, c.readableBytes());
-            at += c.readableBytes();
-        }
-        return out;
     }
 
     /**
@@ -439,13 +382,12 @@ final class Exchange implements UpstreamListener {
         if (c.served() == null) {
             return null;
         }
-        byte[] held = allHeld();
+        byte[] held = heldBody.copyParked(Integer.MAX_VALUE); // not cut at the peek limit: all of it is sent
         byte[] rewritten = ModelFieldRewriter.rewrite(held, held.length, c.served());
         if (rewritten == null) {
             return null;
         }
         replaceHeld(rewritten, rewritten.length - held.length);
-        peekedBytes += rewritten.length - held.length;
         return whole ? rewritten : null;
     }
 
@@ -625,7 +567,7 @@ final class Exchange implements UpstreamListener {
 
     /** Whether a retry is allowed by what was sent and received, the attempts left, and an endpoint left to try. */
     private boolean mayRetry() {
-        return !done && !responseStarted && replay != null && lease.mayRetry();
+        return !done && !responseStarted && heldBody.replayable() && lease.mayRetry();
     }
 
     private boolean hashesPrompt() {
@@ -688,22 +630,10 @@ final class Exchange implements UpstreamListener {
             request.headers().set(HttpHeaderNames.HOST, endpoint.authority());
         }
         c.writeRequestHead(request);
-        HttpContent part;
         if (attempts > 1 || lease.resent()) {
-            // A retry: the replay copies hold every body byte received so far, parked parts included.
-            while ((part = pendingBody.poll()) != null) {
-                part.release();
-            }
-            for (ByteBuf b : replay) {
-                ch.write(new DefaultHttpContent(b.retainedDuplicate()));
-            }
-            if (requestComplete) {
-                ch.write(LastHttpContent.EMPTY_LAST_CONTENT);
-            }
+            heldBody.resendTo(ch, requestComplete);
         } else {
-            while ((part = pendingBody.poll()) != null) {
-                ch.write(part);
-            }
+            heldBody.sendTo(ch);
         }
         if (requestComplete) {
             markRequestSent();
@@ -747,15 +677,15 @@ final class Exchange implements UpstreamListener {
             }
             return;
         }
-        keepForReplay(part.content(), n);
+        heldBody.keepForReplay(part.content(), n, upstream.config().replayBuffer());
         boolean last = part instanceof LastHttpContent;
         if (last) {
             requestComplete = true;
         }
         if (upstreamConn == null) {
-            park(part);
+            heldBody.park(part);
             if (peeking) {
-                peekProgress(n);
+                peekProgress();
             }
             return;
         }
@@ -767,28 +697,6 @@ final class Exchange implements UpstreamListener {
             ch.write(part, ch.voidPromise());
             upstreamNeedsFlush = true;
         }
-    }
-
-    private void keepForReplay(ByteBuf content, int n) {
-        if (replay == null) {
-            return;
-        }
-        if (replayBytes + n > upstream.config().replayBuffer()) {
-            dropReplay();
-        } else if (n > 0) {
-            if (replay == NOTHING_KEPT) {
-                replay = new ArrayList<>(2);
-            }
-            replay.add(content.retainedDuplicate());
-            replayBytes += n;
-        }
-    }
-
-    private void dropReplay() {
-        if (replay != null && replay != NOTHING_KEPT) {
-            replay.forEach(ReferenceCountUtil::release);
-        }
-        replay = null;
     }
 
     private void markRequestSent() {
@@ -874,7 +782,7 @@ final class Exchange implements UpstreamListener {
         firstByteDeadline = Long.MAX_VALUE;
         lastUpstreamActivity = now;
         lastClientWrite = now;
-        dropReplay();
+        heldBody.dropReplay();
         record.firstByteNanos = now - startNanos;
         record.status = response.status().code();
         upstreamKeepAlive = HopByHopHeaders.keepAlive(response);
@@ -1019,7 +927,7 @@ final class Exchange implements UpstreamListener {
             return;
         }
         if (!responseStarted) {
-            if (c != null && c.isReused() && attempts == 1 && replay != null) {
+            if (c != null && c.isReused() && attempts == 1 && heldBody.replayable()) {
                 // The backend closed an idle keep-alive connection just as we reused it: nothing was processed.
                 gateway.meters().retried(upstream.config().name(), "stale_connection");
                 acquire(true);
@@ -1237,11 +1145,7 @@ final class Exchange implements UpstreamListener {
             gateway.meters().cacheResult(route.name(), cache.status().label());
         }
         settleTokens();
-        dropReplay();
-        HttpContent part;
-        while ((part = pendingBody.poll()) != null) {
-            part.release();
-        }
+        heldBody.release();
         record.durationNanos = System.nanoTime() - startNanos;
         if (eventStream) {
             gateway.streamEnded();

@@ -27,14 +27,18 @@ import org.junit.jupiter.api.Timeout;
 /**
  * Concurrency limits with requests really in flight: the backend holds every answer until the test releases it,
  * so "two in flight" is a fact, not a race. Refusals come at once; a queue lets a request wait for a free slot, in
- * order and for a bounded time; a client that leaves frees its slot.
+ * order and for a bounded time; a client that leaves frees its slot; a request that waited is read whole.
  */
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
 class ConcurrencyLimitTest {
     private static final String ALICE = "sk-alice-0123456789";
     private static final String BOB = "sk-bob-9876543210";
 
-    private final HeldResponder held = new HeldResponder(Responders.requestLine());
+    /** Answers "METHOD URI", and the body after it when there is one. */
+    private final HeldResponder held = new HeldResponder(exchange -> {
+        String body = exchange.awaitBody(30).text();
+        exchange.respond(200, "text/plain", exchange.method() + " " + exchange.uri() + (body.isEmpty() ? "" : " " + body));
+    });
     private final List<RawHttpClient> clients = new ArrayList<>();
     private TestBackend backend;
     private RunningProxy proxy;
@@ -54,6 +58,7 @@ class ConcurrencyLimitTest {
                   two_at_once: { key: api_key, concurrent: 2 }
                   two_and_a_queue: { key: api_key, concurrent: 2, queue: 1, queue_timeout: 2s }
                   one_and_a_short_queue: { key: api_key, concurrent: 1, queue: 1, queue_timeout: 300ms }
+                  one_and_a_queue: { key: api_key, concurrent: 1, queue: 1, queue_timeout: 5s }
                 upstreams:
                   backend:
                     endpoints: ["%s"]
@@ -70,6 +75,11 @@ class ConcurrencyLimitTest {
                     upstream: backend
                     auth: required
                     rate_limits: [one_and_a_short_queue]
+                  - path_prefix: /e
+                    upstream: backend
+                    auth: required
+                    rate_limits: [one_and_a_queue]
+                    cache: { post: always }
                 """.formatted(ALICE, BOB, backend.url()), new Streamgate.Options(new SimpleMeterRegistry(), new ManualClock()));
     }
 
@@ -88,6 +98,14 @@ class ConcurrencyLimitTest {
         RawHttpClient client = proxy.connect();
         clients.add(client);
         client.get(target, "Authorization: Bearer " + key);
+        return client;
+    }
+
+    /** Sends a JSON POST as {@code key} on a new connection and returns the connection. */
+    private RawHttpClient post(String target, String key, String json) throws IOException {
+        RawHttpClient client = proxy.connect();
+        clients.add(client);
+        client.post(target, json, "Authorization: Bearer " + key, "Content-Type: application/json");
         return client;
     }
 
@@ -187,5 +205,38 @@ class ConcurrencyLimitTest {
         RawResponse served = replacement.readResponse();
         assertEquals(200, served.status(), () -> "the slot of the client that left was not freed: " + served);
         assertEquals("GET /c/3", served.bodyText());
+    }
+
+    /**
+     * A POST that waits in the queue has its whole body arrive while it waits. Once admitted it must still be read
+     * (here for the cache key): two queued POSTs with different bodies are two cache entries, not one answer served
+     * for both.
+     */
+    @Test
+    void aQueuedPostIsReadWholeOnceAdmitted() throws Exception {
+        RawHttpClient holder = post("/e/hold-1", ALICE, "{\"input\":\"one\"}");
+        held.awaitArrived(1, 5_000);
+        RawHttpClient queued = post("/e/x", ALICE, "{\"input\":\"two\"}");
+        awaitActive(2);
+        held.release("/e/hold-1");
+        held.release("/e/x");
+        assertEquals("POST /e/hold-1 {\"input\":\"one\"}", holder.readResponse().bodyText());
+        RawResponse second = queued.readResponse();
+        assertEquals("POST /e/x {\"input\":\"two\"}", second.bodyText(), second::toString);
+
+        RawHttpClient holder2 = post("/e/hold-2", ALICE, "{\"input\":\"three\"}");
+        held.awaitArrived(3, 5_000);
+        RawHttpClient queued2 = post("/e/x", ALICE, "{\"input\":\"four\"}");
+        awaitActive(2);
+        held.release("/e/hold-2");
+        assertEquals("POST /e/hold-2 {\"input\":\"three\"}", holder2.readResponse().bodyText());
+        RawResponse fourth = queued2.readResponse();
+        assertEquals("POST /e/x {\"input\":\"four\"}", fourth.bodyText(),
+                () -> "a queued POST was answered with another body's cached response: " + fourth);
+        assertEquals(4, backend.received().size());
+
+        RawResponse again = post("/e/x", ALICE, "{\"input\":\"two\"}").readResponse();
+        assertEquals("HIT", again.header("x-cache"), again::toString);
+        assertEquals("POST /e/x {\"input\":\"two\"}", again.bodyText());
     }
 }
