@@ -123,14 +123,18 @@ has_load h2 && tools+=("h2load (apt-get install nghttp2-client)")
 require_tools "${tools[@]}"
 # The proxies' own share of the SSE latency, timed in the kernel (relay-latency.bt): only tracepoints, so root and
 # bpftrace suffice. Checked once, by loading a probe on the tracepoint the script needs.
+# A fresh machine may not have tracefs mounted, and bpftrace then finds no tracepoints.
 RESIDENCE_ON=
 if has_load sse && [[ $RESIDENCE != 0 ]]; then
+    if [[ $(id -u) == 0 && ! -e /sys/kernel/tracing/available_events && -d /sys/kernel/tracing ]]; then
+        mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
+    fi
     if [[ $(id -u) == 0 ]] && command -v bpftrace >/dev/null \
             && timeout 30 bpftrace -e 'tracepoint:sock:sk_data_ready { exit(); } interval:ms:100 { exit(); }' \
                 >/dev/null 2>&1; then
         RESIDENCE_ON=1
     elif [[ $RESIDENCE == 1 ]]; then
-        die "RESIDENCE=1 needs root and a working bpftrace (apt-get install bpftrace) with the sock:sk_data_ready tracepoint"
+        die "RESIDENCE=1 needs root and a working bpftrace (apt-get install bpftrace) with the sock:sk_data_ready tracepoint (tracefs mounted on /sys/kernel/tracing)"
     fi
 fi
 STREAMGATE_JAVA=${STREAMGATE_JAVA:-java}
