@@ -82,7 +82,7 @@ final class EndpointLease {
 
     /** Waits for an endpoint; {@code grant} runs on {@code executor}. False when the queue is full. */
     boolean enqueue(String identity, int weight, int priority, String hashKey, EventExecutor executor, IntConsumer grant) {
-        ticket = upstream.enqueue(identity, weight, priority, hashKey, executor, grant);
+        ticket = upstream.enqueue(identity, weight, priority, hashKey, tried, executor, grant);
         return ticket != null;
     }
 

@@ -182,6 +182,18 @@ final class Exchange implements UpstreamListener {
         return !done && (upstreamConn != null ? upstreamConn.channel().isWritable() : peeking);
     }
 
+    /**
+     * The gateway reads the request body again after holding it back (admission, a queue, a connection on its way, a
+     * backend not reading): the client's idle time counts from now, as it does not while the gateway is not reading.
+     */
+    private void resumeBody() {
+        if (!requestComplete && canAcceptBody()) {
+            lastBodyActivity = System.nanoTime();
+            rearmTimer();
+        }
+        connection.updateReading();
+    }
+
     void start() {
         gateway.exchangeStarted();
         boolean chunked = HopByHopHeaders.chunked(request);
@@ -236,7 +248,7 @@ final class Exchange implements UpstreamListener {
         if (readsBody() && !requestComplete) {
             // Hold the start of the body (bounded by tokens.peek_limit) to read it before the backend sees anything.
             peeking = true;
-            connection.updateReading();
+            resumeBody();
         } else {
             afterBodyPeeked();
         }
@@ -635,12 +647,13 @@ final class Exchange implements UpstreamListener {
         } else {
             heldBody.sendTo(ch);
         }
+        heldBody.limitReplay(upstream.config().replayBuffer());
         if (requestComplete) {
             markRequestSent();
         }
         ch.flush();
         ch.read();
-        connection.updateReading();
+        resumeBody();
     }
 
     /** Body parts, or a rejection of a malformed body, from the client connection. */
@@ -677,7 +690,9 @@ final class Exchange implements UpstreamListener {
             }
             return;
         }
-        heldBody.keepForReplay(part.content(), n, upstream.config().replayBuffer());
+        // While no connection is ready every copy is kept, whatever replay_buffer says: a retry waiting for one needs
+        // them all, and the gateway reads little meanwhile (a read already asked for, or the peek). onLeased cuts.
+        heldBody.keepForReplay(part.content(), n, upstreamConn == null ? Long.MAX_VALUE : upstream.config().replayBuffer());
         boolean last = part instanceof LastHttpContent;
         if (last) {
             requestComplete = true;
@@ -916,7 +931,11 @@ final class Exchange implements UpstreamListener {
 
     @Override
     public void onUpstreamWritabilityChanged(boolean writable) {
-        connection.updateReading();
+        if (writable) {
+            resumeBody();
+        } else {
+            connection.updateReading();
+        }
     }
 
     @Override
@@ -928,8 +947,13 @@ final class Exchange implements UpstreamListener {
         }
         if (!responseStarted) {
             if (c != null && c.isReused() && attempts == 1 && heldBody.replayable()) {
-                // The backend closed an idle keep-alive connection just as we reused it: nothing was processed.
+                // The backend closed an idle keep-alive connection just as we reused it: nothing was processed. The
+                // first-byte clocks start again when the request is sent on the new connection, so no failover can
+                // send it elsewhere while this acquire is pending.
                 gateway.meters().retried(upstream.config().name(), "stale_connection");
+                requestSent = false;
+                firstByteDeadline = Long.MAX_VALUE;
+                failoverDeadline = Long.MAX_VALUE;
                 acquire(true);
                 return;
             }
@@ -967,7 +991,7 @@ final class Exchange implements UpstreamListener {
             timeout("total_timeout", "no complete response within " + t.total().toMillis() + " ms");
             return;
         }
-        if (!requestComplete && now - lastBodyActivity >= bodyIdleNanos) {
+        if (!requestComplete && canAcceptBody() && now - lastBodyActivity >= bodyIdleNanos) {
             clientKeepAlive = false;
             if (responseStarted) {
                 abort("client_body_timeout");
@@ -1041,7 +1065,7 @@ final class Exchange implements UpstreamListener {
         if (responseStarted) {
             next = Math.min(next, lastUpstreamActivity + t.idle().toNanos());
         }
-        if (!requestComplete) {
+        if (!requestComplete && canAcceptBody()) {
             next = Math.min(next, lastBodyActivity + bodyIdleNanos);
         }
         if (eventStream && !route.sseHeartbeat().isZero()) {

@@ -83,6 +83,13 @@ final class HeldRequestBody {
         }
     }
 
+    /** Gives up replaying once the copies exceed {@code limit} (they were kept beyond it while the request waited). */
+    void limitReplay(long limit) {
+        if (replayBytes > limit) {
+            dropReplay();
+        }
+    }
+
     /** Whether every body byte received so far is still held, so the request can be sent again. */
     boolean replayable() {
         return replay != null;
@@ -121,7 +128,8 @@ final class HeldRequestBody {
 
     /**
      * A retry: the replay copies hold every body byte received so far, parked parts included, so those are written
-     * to {@code ch} (not flushed), with the end of the body when {@code complete}.
+     * to {@code ch} (not flushed), with the end of the body when {@code complete}. Only while {@link #replayable()}:
+     * a retry is decided on that, and copies made while the request waits are not cut before it is sent.
      */
     void resendTo(Channel ch, boolean complete) {
         releaseParked();

@@ -152,10 +152,14 @@ public final class Upstream {
     /**
      * Queues a request until an endpoint has room: {@code grant} then runs on {@code executor} with the endpoint,
      * already counted in flight. Returns null when the queue is full.
+     *
+     * @param tried endpoints the request already tried (a retry), as a bit mask: it is given another one while any
+     *              other is available
      */
-    public Ticket enqueue(String identity, int weight, int priority, String hashKey, EventExecutor executor, IntConsumer grant) {
+    public Ticket enqueue(String identity, int weight, int priority, String hashKey, long tried, EventExecutor executor,
+                          IntConsumer grant) {
         synchronized (this) {
-            WaitQueue.Waiter w = new WaitQueue.Waiter(identity, weight, priority, hashKey, executor, grant);
+            WaitQueue.Waiter w = new WaitQueue.Waiter(identity, weight, priority, hashKey, tried, executor, grant);
             if (!queue.offer(w)) {
                 return null;
             }
@@ -184,7 +188,9 @@ public final class Upstream {
     private void drain() {
         WaitQueue.Waiter w;
         while ((w = queue.peek()) != null) {
-            int chosen = pick(w.hashKey, 0);
+            int untried = pick(w.hashKey, w.tried);
+            // When every endpoint it did not try went down meanwhile, one it tried, rather than the queue stalled on it.
+            int chosen = untried == NONE_AVAILABLE && w.tried != 0 ? pick(w.hashKey, 0) : untried;
             if (chosen < 0) {
                 return;
             }

@@ -19,17 +19,20 @@ final class WaitQueue {
         final int weight;
         final int priority;
         final String hashKey;
+        /** Endpoints this request already tried (a retry waits too), as a bit mask: not granted again if avoidable. */
+        final long tried;
         final io.netty.util.concurrent.EventExecutor executor;
         final java.util.function.IntConsumer grant;
         double tag;
         long seq;
 
-        Waiter(String identity, int weight, int priority, String hashKey, io.netty.util.concurrent.EventExecutor executor,
-               java.util.function.IntConsumer grant) {
+        Waiter(String identity, int weight, int priority, String hashKey, long tried,
+               io.netty.util.concurrent.EventExecutor executor, java.util.function.IntConsumer grant) {
             this.identity = identity;
             this.weight = weight;
             this.priority = priority;
             this.hashKey = hashKey;
+            this.tried = tried;
             this.executor = executor;
             this.grant = grant;
         }

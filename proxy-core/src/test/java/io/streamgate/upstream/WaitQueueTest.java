@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 
 class WaitQueueTest {
     private static WaitQueue.Waiter waiter(String identity, int weight, int priority) {
-        return new WaitQueue.Waiter(identity, weight, priority, null, null, i -> { });
+        return new WaitQueue.Waiter(identity, weight, priority, null, 0, null, i -> { });
     }
 
     private static List<String> drain(WaitQueue q) {
