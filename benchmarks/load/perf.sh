@@ -122,16 +122,10 @@ tools=("java (apt-get install openjdk-17-jre-headless)" "nginx (apt-get install 
 has_load h2 && tools+=("h2load (apt-get install nghttp2-client)")
 require_tools "${tools[@]}"
 # The proxies' own share of the SSE latency, timed in the kernel (relay-latency.bt): only tracepoints, so root and
-# bpftrace suffice. Checked once, by loading a probe on the tracepoint the script needs.
-# A fresh machine may not have tracefs mounted, and bpftrace then finds no tracepoints.
+# bpftrace suffice.
 RESIDENCE_ON=
 if has_load sse && [[ $RESIDENCE != 0 ]]; then
-    if [[ $(id -u) == 0 && ! -e /sys/kernel/tracing/available_events && -d /sys/kernel/tracing ]]; then
-        mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
-    fi
-    if [[ $(id -u) == 0 ]] && command -v bpftrace >/dev/null \
-            && timeout 30 bpftrace -e 'tracepoint:sock:sk_data_ready { exit(); } interval:ms:100 { exit(); }' \
-                >/dev/null 2>&1; then
+    if residence_available; then
         RESIDENCE_ON=1
     elif [[ $RESIDENCE == 1 ]]; then
         die "RESIDENCE=1 needs root and a working bpftrace (apt-get install bpftrace) with the sock:sk_data_ready tracepoint (tracefs mounted on /sys/kernel/tracing)"
@@ -396,14 +390,6 @@ sse_run() {
         log "  sse $inst, held by the proxy (µs):$res"
     fi
 }
-# bucket_quantile FILE MAP Q: the bucket (µs) at the Q-th percentile of one of relay-latency.bt's maps, nan if empty
-bucket_quantile() {
-    awk -v m="@$2[" 'index($0, m) == 1 { sub(/^@[a-z_]+\[/, ""); split($0, kv, /\]: /); print kv[1], kv[2] }' "$1" \
-        | sort -g | awk -v q="$3" '{b[NR] = $1; c[NR] = $2; total += $2} END {
-            if (total == 0) { print "nan"; exit }
-            for (i = 1; i <= NR; i++) { acc += c[i]; if (acc >= total * q / 100) { print b[i]; exit } } }'
-}
-
 # streams_run INSTANCE: STREAMS_RUN concurrent streams, one per connection, each as long as STREAMS_DURATION_S
 streams_run() {
     local inst=$1 col events_each expected probe line ramp_ms

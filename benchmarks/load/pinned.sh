@@ -10,7 +10,10 @@
 #              it, outside the run, so that the counter covers every allocation);
 #   LOAD=sse   SseLatencyProbe, SSE_STREAMS [100] streams of SSE_EVENTS [200] events every SSE_INTERVAL_MS [10] ms:
 #              per-event latency p50 / p90 / p99 / p99.9, also for the backend reached directly before each pair, and
-#              the proxy's CPU per event (warm-up included in both the CPU and the event count).
+#              the proxy's CPU per event (warm-up included in both the CPU and the event count); with RESIDENCE
+#              [auto] (relay-latency.bt: root and bpftrace; 1 requires it, 0 skips it) also how long the proxy held
+#              each event over the measured window, timed in the kernel: p50 / p99 from arrival to write, and split at
+#              the kernel's receive, as perf.sh reports it.
 #
 # Needs at least 2 CPUs, nginx, wrk, curl, taskset and the JDK's jcmd. Environment: PAIRS [3], SG_WARM [60] seconds
 # of Streamgate warm-up, WARM [3] seconds of load before each measured run of DUR [10] seconds, STREAMGATE_JAVA
@@ -22,6 +25,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../security/lib.sh"
 HERE=$ROOT/benchmarks/load
 PAIRS=${PAIRS:-3}; WARM=${WARM:-3}; SG_WARM=${SG_WARM:-60}; DUR=${DUR:-10}; LOAD=${LOAD:-json}
 SSE_STREAMS=${SSE_STREAMS:-100}; SSE_EVENTS=${SSE_EVENTS:-200}; SSE_INTERVAL_MS=${SSE_INTERVAL_MS:-10}
+RESIDENCE=${RESIDENCE:-auto}
 [[ $LOAD == json || $LOAD == sse ]] || die "LOAD must be json or sse"
 STREAMGATE_JAVA=${STREAMGATE_JAVA:-java}
 SG_CONFIG=${SG_CONFIG:-$HERE/streamgate-typical.yaml}
@@ -35,6 +39,14 @@ ensure_jars
 if [[ ${STREAMGATE_JAVA_OPTS:-} != *sun-misc-unsafe-memory-access* ]] \
         && "$STREAMGATE_JAVA" --sun-misc-unsafe-memory-access=allow -version >/dev/null 2>&1; then
     STREAMGATE_JAVA_OPTS="${STREAMGATE_JAVA_OPTS:+$STREAMGATE_JAVA_OPTS }--sun-misc-unsafe-memory-access=allow"
+fi
+RESIDENCE_ON=
+if [[ $LOAD == sse && $RESIDENCE != 0 ]]; then
+    if residence_available; then
+        RESIDENCE_ON=1
+    elif [[ $RESIDENCE == 1 ]]; then
+        die "RESIDENCE=1 needs root and a working bpftrace (apt-get install bpftrace) with the sock tracepoints"
+    fi
 fi
 CLK_TCK=$(getconf CLK_TCK)
 chmod a+x "$TMP" # nginx's worker runs as an unprivileged user
@@ -77,29 +89,42 @@ sse_probe() { # port warm-up-seconds duration-seconds -> the probe's SSE_RESULT 
         --concurrency "$SSE_STREAMS" --warmup-s "$2" --duration-s "$3" --label pinned 2>>"$TMP/probe.err" \
         | grep '^SSE_RESULT' || echo "SSE_RESULT failed"
 }
-measure_sse() { # label port pids... (no pids: the backend reached directly)
-    local label=$1 port=$2; shift 2
-    local t0 t1 line u0 s0 u1 s1 events cpu="" k
+measure_sse() { # label port trace-pid pids... (no pids: the backend reached directly; trace-pid 0: nginx by name)
+    local label=$1 port=$2 trace_pid=$3; shift 3
+    local t0 t1 line u0 s0 u1 s1 events cpu="" k tracer="" trace_out held=""
+    if [[ -n $RESIDENCE_ON && -n $trace_pid ]]; then
+        # Over the probe's measured window; bpftrace's own process on the load side's CPU.
+        trace_out=$TMP/residence-$label-$(date +%s).txt
+        (sleep "$WARM"; timeout -s INT "$DUR" taskset -c 1 bpftrace "$HERE/relay-latency.bt" "$trace_pid" "$port" 18080 \
+            >"$trace_out" 2>>"$TMP/bpftrace.err") &
+        tracer=$!
+    fi
     t0=$(cpu_ticks "$@")
     line=$(sse_probe "$port" "$WARM" "$DUR")
     t1=$(cpu_ticks "$@")
+    if [[ -n $tracer ]]; then
+        wait "$tracer" || true
+        held=" held p50/p99=$(bucket_quantile "$trace_out" arrival_to_sent 50)/$(bucket_quantile "$trace_out" arrival_to_sent 99) us"
+        held+=" (to receive $(bucket_quantile "$trace_out" arrival_to_read 50)/$(bucket_quantile "$trace_out" arrival_to_read 99),"
+        held+=" receive to write $(bucket_quantile "$trace_out" read_to_sent 50)/$(bucket_quantile "$trace_out" read_to_sent 99))"
+    fi
     if (($#)); then
         read -r u0 s0 <<<"$t0"; read -r u1 s1 <<<"$t1"
         events=$(grep -o 'events_total=[0-9]*' <<<"$line" | cut -d= -f2)
         cpu=" cpu_us_per_event=$(per_request $((u1 + s1 - u0 - s0)) "${events:-1}")"
         cpu+=" (user $(per_request $((u1 - u0)) "${events:-1}"), system $(per_request $((s1 - s0)) "${events:-1}"))"
     fi
-    printf '%-10s event latency p50/p90/p99/p99.9=%s us%s\n' "$label" \
+    printf '%-10s event latency p50/p90/p99/p99.9=%s us%s%s\n' "$label" \
         "$(for k in p50_us p90_us p99_us p999_us; do grep -o "$k=[0-9]*" <<<"$line" | cut -d= -f2; done | paste -sd/)" \
-        "$cpu"
+        "$cpu" "$held"
 }
 run_streamgate() {
     if [[ $LOAD == json ]]; then measure streamgate 18083 "$SG_PID" "$SG_PID"
-    else measure_sse streamgate 18083 "$SG_PID"; fi
+    else measure_sse streamgate 18083 "$SG_PID" "$SG_PID"; fi
 }
 run_nginx() {
     if [[ $LOAD == json ]]; then measure nginx 18084 "" "${NGINX_PIDS[@]}"
-    else measure_sse nginx 18084 "${NGINX_PIDS[@]}"; fi
+    else measure_sse nginx 18084 0 "${NGINX_PIDS[@]}"; fi
 }
 start_streamgate() { # -> sets SG_PID
     # shellcheck disable=SC2086
@@ -140,6 +165,6 @@ else
     sse_probe 18083 0 "$SG_WARM" >/dev/null
 fi
 for i in $(seq 1 "$PAIRS"); do
-    if [[ $LOAD == sse ]]; then measure_sse direct 18080; fi
+    if [[ $LOAD == sse ]]; then measure_sse direct 18080 ""; fi
     if ((i % 2)); then run_streamgate; run_nginx; else run_nginx; run_streamgate; fi
 done

@@ -31,8 +31,8 @@ ensure_jars() {
     # Build in a copy so a shared working tree (and anyone else building in it) is left alone.
     BUILD_DIR=${BUILD_DIR:-${TMPDIR:-/tmp}/streamgate-security-build}
     log "building the jars in $BUILD_DIR"
-    mkdir -p "$BUILD_DIR"
-    rsync -a --delete --exclude target --exclude .git "$ROOT/" "$BUILD_DIR/" || die "cannot copy the tree"
+    rm -rf "$BUILD_DIR" && mkdir -p "$BUILD_DIR" || die "cannot make $BUILD_DIR"
+    tar -C "$ROOT" --exclude=./.git --exclude=target -cf - . | tar -C "$BUILD_DIR" -xf - || die "cannot copy the tree"
     # shellcheck disable=SC2086
     (cd "$BUILD_DIR" && mvn -B -q -Dstyle.color=never ${MVN_FLAGS:-} -DskipTests package) || die "build failed"
     STREAMGATE_JAR=$BUILD_DIR/proxy-server/target/streamgate.jar
@@ -115,6 +115,25 @@ start_streamgate() {
 percentile() {
     sort -g "$1" | awk -v p="$2" '{v[NR] = $1} END { if (NR == 0) { print "nan"; exit }
         i = int(p / 100 * NR + 0.999999); if (i < 1) i = 1; if (i > NR) i = NR; print v[i] }'
+}
+
+# residence_available: whether benchmarks/load/relay-latency.bt can run here (root, bpftrace, the sock tracepoints),
+# checked by loading a probe on the tracepoint it needs. A fresh machine may not have tracefs mounted, and bpftrace
+# then finds no tracepoints: it is mounted first.
+residence_available() {
+    [[ $(id -u) == 0 ]] && command -v bpftrace >/dev/null || return 1
+    if [[ ! -e /sys/kernel/tracing/available_events && -d /sys/kernel/tracing ]]; then
+        mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
+    fi
+    timeout 30 bpftrace -e 'tracepoint:sock:sk_data_ready { exit(); } interval:ms:100 { exit(); }' >/dev/null 2>&1
+}
+
+# bucket_quantile FILE MAP Q: the bucket (µs) at the Q-th percentile of one of relay-latency.bt's maps, nan if empty
+bucket_quantile() {
+    awk -v m="@$2[" 'index($0, m) == 1 { sub(/^@[a-z_]+\[/, ""); split($0, kv, /\]: /); print kv[1], kv[2] }' "$1" \
+        | sort -g | awk -v q="$3" '{b[NR] = $1; c[NR] = $2; total += $2} END {
+            if (total == 0) { print "nan"; exit }
+            for (i = 1; i <= NR; i++) { acc += c[i]; if (acc >= total * q / 100) { print b[i]; exit } } }'
 }
 
 machine_line() {
