@@ -23,6 +23,14 @@ public final class Responders {
         };
     }
 
+    /** Answers 200 with "METHOD URI", and the body after a space when there is one: what the backend received. */
+    public static Responder requestLineAndBody() {
+        return exchange -> {
+            String body = exchange.awaitBody(30).text();
+            exchange.respond(200, "text/plain", exchange.method() + " " + exchange.uri() + (body.isEmpty() ? "" : " " + body));
+        };
+    }
+
     /** Answers 200 with "NAME METHOD URI": tells a test which backend got the request, and with which path. */
     public static Responder named(String name) {
         return exchange -> {

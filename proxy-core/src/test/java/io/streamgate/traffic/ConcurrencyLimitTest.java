@@ -34,11 +34,7 @@ class ConcurrencyLimitTest {
     private static final String ALICE = "sk-alice-0123456789";
     private static final String BOB = "sk-bob-9876543210";
 
-    /** Answers "METHOD URI", and the body after it when there is one. */
-    private final HeldResponder held = new HeldResponder(exchange -> {
-        String body = exchange.awaitBody(30).text();
-        exchange.respond(200, "text/plain", exchange.method() + " " + exchange.uri() + (body.isEmpty() ? "" : " " + body));
-    });
+    private final HeldResponder held = new HeldResponder(Responders.requestLineAndBody());
     private final List<RawHttpClient> clients = new ArrayList<>();
     private TestBackend backend;
     private RunningProxy proxy;

@@ -8,6 +8,7 @@ import io.streamgate.testing.HeldResponder;
 import io.streamgate.testing.Poll;
 import io.streamgate.testing.RawHttpClient;
 import io.streamgate.testing.RawResponse;
+import io.streamgate.testing.Responders;
 import io.streamgate.testing.RunningProxy;
 import io.streamgate.testing.TestBackend;
 import java.nio.charset.StandardCharsets;
@@ -25,11 +26,7 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 40, unit = TimeUnit.SECONDS)
 class RetryWhileWaitingTest {
     private final Closer closer = new Closer();
-    /** Holds each answer until the test releases it, then answers "METHOD URI body". */
-    private final HeldResponder held = new HeldResponder(exchange -> {
-        String body = exchange.awaitBody(30).text();
-        exchange.respond(200, "text/plain", exchange.method() + " " + exchange.uri() + (body.isEmpty() ? "" : " " + body));
-    });
+    private final HeldResponder held = new HeldResponder(Responders.requestLineAndBody());
 
     @AfterEach
     void closeAll() throws Exception {
