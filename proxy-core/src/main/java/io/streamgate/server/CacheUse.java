@@ -153,10 +153,14 @@ final class CacheUse {
         }
         waiter = coalescer.join(key, loop, entry -> {
             waiter = null;
-            if (entry != null) {
+            // The two requests met before the response said what it varies on: this one takes the entry only through
+            // the cache's lookup of its own variant, and fetches for itself when the leader's is another.
+            CachedResponse mine = entry == null ? null
+                    : cache.lookup(CacheKeys.withVary(primary, cache.varyNames(primary), requestHeaders));
+            if (mine != null) {
                 status = Status.HIT;
             }
-            onShared.accept(entry);
+            onShared.accept(mine);
         });
         leader = waiter == null;
         return leader;

@@ -128,8 +128,9 @@ final class Exchange implements UpstreamListener {
     private boolean interim;
     private boolean upstreamKeepAlive;
     private boolean eventStream;
-    /** Newlines at the tail of what was relayed: 2 means we sit at an event boundary. */
-    private int trailingNewlines;
+    /** An event stream without a Content-Encoding: its events can be told apart (heartbeats, a cut stream). */
+    private boolean plainEvents;
+    private final EventBoundary boundary = new EventBoundary();
     private boolean done;
 
     private long lastUpstreamActivity;
@@ -300,6 +301,8 @@ final class Exchange implements UpstreamListener {
                 if (rewritten != null) {
                     replaceBody(rewritten);
                     usage = new UsageTracker(llm, true);
+                    // The usage chunk asked for here must be taken out again, which a compressed stream would not allow.
+                    request.headers().set(HttpHeaderNames.ACCEPT_ENCODING, HttpHeaderValues.IDENTITY);
                 }
             }
         } else if (!declaredBody && route.cache() != null && request.method().equals(HttpMethod.POST)) {
@@ -830,14 +833,15 @@ final class Exchange implements UpstreamListener {
         if (cache != null) {
             cache.onResponseHead(response, eventStream); // before our own headers, which are not part of the entry
         }
+        String encoding = h.get(HttpHeaderNames.CONTENT_ENCODING);
+        boolean encoded = encoding != null && !encoding.equalsIgnoreCase("identity");
+        plainEvents = eventStream && !encoded;
         if (usage != null) {
-            String encoding = h.get(HttpHeaderNames.CONTENT_ENCODING);
-            usage.onResponseHead(eventStream, encoding != null && !encoding.equalsIgnoreCase("identity"));
+            usage.onResponseHead(eventStream, encoded);
         }
         h.set(RequestIds.HEADER, requestId);
         RequestPolicies.addCorsHeaders(h, corsHeaders);
         addQuotaHeaders(h);
-        trailingNewlines = 2;
         response.setProtocolVersion(HttpVersion.HTTP_1_1);
         ctx.write(response, ctx.voidPromise());
         rearmTimer();
@@ -872,8 +876,8 @@ final class Exchange implements UpstreamListener {
         long now = System.nanoTime();
         lastUpstreamActivity = now;
         record.bytesOut += n;
-        if (eventStream && n > 0) {
-            trackEventBoundary(content);
+        if (plainEvents && n > 0) {
+            boundary.feed(content);
         }
         if (cache != null && n > 0) {
             cache.tee(content);
@@ -894,20 +898,6 @@ final class Exchange implements UpstreamListener {
         } else {
             part.release();
         }
-    }
-
-    private void trackEventBoundary(ByteBuf content) {
-        int newlines = 0;
-        for (int i = content.writerIndex() - 1; i >= content.readerIndex(); i--) {
-            byte b = content.getByte(i);
-            if (b == '\n') {
-                newlines++;
-            } else if (b != '\r') {
-                break;
-            }
-        }
-        int n = content.readableBytes();
-        trailingNewlines = newlines == n ? trailingNewlines + newlines : newlines;
     }
 
     @Override
@@ -978,6 +968,9 @@ final class Exchange implements UpstreamListener {
             record.status = 499;
             record.note = "client_closed";
         }
+        if (usage != null && requestSent && !responseStarted) {
+            usage.clientLeft(); // the backend was working on it
+        }
         end();
     }
 
@@ -1035,7 +1028,7 @@ final class Exchange implements UpstreamListener {
     }
 
     private boolean heartbeatDue(long now) {
-        return eventStream && !route.sseHeartbeat().isZero() && trailingNewlines >= 2
+        return plainEvents && !route.sseHeartbeat().isZero() && boundary.atBoundary()
                 && now - lastClientWrite >= route.sseHeartbeat().toNanos();
     }
 
@@ -1068,7 +1061,7 @@ final class Exchange implements UpstreamListener {
         if (!requestComplete && canAcceptBody()) {
             next = Math.min(next, lastBodyActivity + bodyIdleNanos);
         }
-        if (eventStream && !route.sseHeartbeat().isZero()) {
+        if (plainEvents && !route.sseHeartbeat().isZero()) {
             next = Math.min(next, lastClientWrite + route.sseHeartbeat().toNanos());
         }
         if (next != Long.MAX_VALUE) {
@@ -1107,7 +1100,8 @@ final class Exchange implements UpstreamListener {
 
     /** The whole response was relayed. */
     private void finish(ChannelFuture lastWrite) {
-        if (cache != null) {
+        // An event stream can end by the backend closing the connection; one that ended inside an event was cut.
+        if (cache != null && !(plainEvents && !boundary.atBoundary())) {
             cache.complete();
         }
         UpstreamConnection c = upstreamConn;

@@ -21,7 +21,8 @@ final class UsageTracker {
     private final boolean injected;
     private SseUsageFilter events;
     private JsonUsageScanner json;
-    private boolean responded;
+    /** Whether the backend worked on the request: it answered, or the client left after it was sent. */
+    private boolean worked;
 
     /**
      * @param request  the parsed request body, or null when there was none or it was not JSON
@@ -37,7 +38,7 @@ final class UsageTracker {
      *                falls back to the estimate
      */
     void onResponseHead(boolean eventStream, boolean encoded) {
-        responded = true;
+        worked = true;
         if (encoded) {
             return;
         }
@@ -79,13 +80,24 @@ final class UsageTracker {
         return json == null ? null : json.usage();
     }
 
-    /** What to charge: the reported total, else the estimate of what was consumed; 0 when the backend never answered. */
+    /**
+     * The client left after the whole request was sent and before the response began: the backend was working on it
+     * (vLLM sends a non-streamed completion's head only when it is done), so it is charged as if it had answered.
+     */
+    void clientLeft() {
+        worked = true;
+    }
+
+    /**
+     * What to charge: the reported total, else the estimate of what was consumed; 0 when the backend never worked on
+     * the request (it was never sent whole, or the backend failed before answering).
+     */
     long tokensToCharge() {
         Usage u = reported();
         if (u != null) {
             return u.total();
         }
-        if (!responded) {
+        if (!worked) {
             return 0;
         }
         long prompt = request == null ? 0 : request.promptTokenEstimate();

@@ -302,4 +302,31 @@ class TokenBudgetTest {
         assertEquals(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes)), received.sha256(),
                 "the body must reach the backend byte for byte");
     }
+
+    /**
+     * The client leaves after its whole request reached the backend and before any response header (vLLM sends the
+     * head of a non-streamed completion only when it is done). The backend worked on it, so the estimate stays
+     * charged: it was refunded, and leaving just before the answer made a generation free.
+     */
+    @Test
+    void aClientThatLeavesWhileTheBackendWorksIsChargedTheEstimate() throws Exception {
+        start(exchange -> {
+            String body = exchange.awaitBody(30).text();
+            if (!body.contains("LONGPROMPT")) {
+                exchange.respond(200, "application/json",
+                        "{\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1,\"total_tokens\":6}}");
+            } // else it generates until the gateway goes away
+        });
+        String prompt = "LONGPROMPT " + "abcd ".repeat(54); // about 75 tokens by the estimate, of a budget of 100
+        try (RawHttpClient client = proxy.connect()) {
+            client.post(CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"" + prompt + "\"}]}",
+                    "Authorization: Bearer " + ALICE, "Content-Type: application/json");
+            Poll.until(() -> backend.received().size() == 1, 5_000, () -> "the request at the backend");
+            backend.received().get(0).awaitBody(5);
+        }
+        awaitSettled();
+        // About 45 tokens by the estimate: admitted only if the first request was refunded.
+        assertError(post(CHAT, chat(false, ",\"max_tokens\":40")), 429, "rate_limit_exceeded");
+        assertEquals(1, backend.received().size());
+    }
 }
