@@ -4,6 +4,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -181,6 +182,18 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             current.onClientWritabilityChanged(ctx.channel().isWritable());
         }
         ctx.fireChannelWritabilityChanged();
+    }
+
+    /**
+     * On an HTTP/2 stream a reset comes as an event whether or not the stream is being read (a waiting request is
+     * not): the client gave the request up, so its exchange ends now and the stream channel closes.
+     */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof Http2ResetFrame) {
+            ctx.close();
+        }
+        ctx.fireUserEventTriggered(evt);
     }
 
     @Override

@@ -71,6 +71,8 @@ import java.util.Map;
 final class Exchange implements UpstreamListener {
     private static final AsciiString EVENT_STREAM = AsciiString.cached("text/event-stream");
     private static final byte[] HEARTBEAT = ":\n\n".getBytes(StandardCharsets.US_ASCII);
+    /** Body bytes a waiting request may hold: HTTP/2's default stream window, and more than most LLM requests. */
+    private static final int WAITING_BODY_BYTES = 64 * 1024;
 
     private final ClientConnectionHandler connection;
     private final ChannelHandlerContext ctx;
@@ -179,8 +181,14 @@ final class Exchange implements UpstreamListener {
         return requestComplete;
     }
 
+    /**
+     * Whether the body is read now: as the backend connection takes it, while its start is peeked at, and while the
+     * request waits for admission, a queue or a connection, up to {@link #WAITING_BODY_BYTES}. Reading a waiting
+     * request shows a client that leaves (over HTTP/2 a closed connection, over NIO any close, only come that way).
+     */
     boolean canAcceptBody() {
-        return !done && (upstreamConn != null ? upstreamConn.channel().isWritable() : peeking);
+        return !done && (upstreamConn != null ? upstreamConn.channel().isWritable()
+                : peeking || heldBody.parkedBytes() < WAITING_BODY_BYTES);
     }
 
     /**
@@ -246,7 +254,7 @@ final class Exchange implements UpstreamListener {
             answerCatalog();
             return;
         }
-        if (readsBody() && !requestComplete) {
+        if (readsBody() && !requestComplete && heldBody.parkedBytes() <= route.tokens().peekLimit()) {
             // Hold the start of the body (bounded by tokens.peek_limit) to read it before the backend sees anything.
             peeking = true;
             resumeBody();

@@ -3,6 +3,8 @@ package io.streamgate.server;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
@@ -44,5 +46,13 @@ final class Http2Pipeline {
                     }
                 }))
                 .addLast(PipelineNames.H2_ERRORS, new Http2ErrorSink());
+        // The connection's receive window starts as small as one stream's (64 KiB): one stream whose body is not being
+        // read (its request waits) would hold all of it and stall every other upload on the connection. Each stream
+        // is still bounded by its own window, so, as nginx does, the connection's covers them all.
+        int streams = Math.min(server.maxConcurrentStreams(), Integer.MAX_VALUE / Http2CodecUtil.DEFAULT_WINDOW_SIZE);
+        if (streams > 1) {
+            p.context(PipelineNames.H2_IDLE).writeAndFlush(
+                    new DefaultHttp2WindowUpdateFrame(Http2CodecUtil.DEFAULT_WINDOW_SIZE * (streams - 1)));
+        }
     }
 }
