@@ -131,19 +131,7 @@ final class H2Probe implements AutoCloseable {
 
     /** Sends DATA; the returned future completes when the frame left (flow control may hold it). */
     CompletableFuture<Void> data(Stream s, byte[] bytes, boolean end) throws Exception {
-        CompletableFuture<Void> sent = new CompletableFuture<>();
-        onLoop(() -> {
-            channel.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(bytes), end).stream(s.frameStream))
-                    .addListener(f -> {
-                        if (f.isSuccess()) {
-                            sent.complete(null);
-                        } else {
-                            sent.completeExceptionally(f.cause());
-                        }
-                    });
-            return null;
-        });
-        return sent;
+        return send(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(bytes), end).stream(s.frameStream));
     }
 
     CompletableFuture<Void> data(Stream s, String text, boolean end) throws Exception {
@@ -156,17 +144,21 @@ final class H2Probe implements AutoCloseable {
 
     /** Sends an extension frame of an unknown type (receivers must ignore it) on the stream. */
     CompletableFuture<Void> unknown(Stream s, byte[] payload) throws Exception {
+        return send(new io.netty.handler.codec.http2.DefaultHttp2UnknownFrame((byte) 0x21,
+                new io.netty.handler.codec.http2.Http2Flags(), Unpooled.wrappedBuffer(payload)).stream(s.frameStream));
+    }
+
+    /** Writes {@code frame} on the client's loop; the future completes when it left. */
+    private CompletableFuture<Void> send(Object frame) throws Exception {
         CompletableFuture<Void> sent = new CompletableFuture<>();
         onLoop(() -> {
-            channel.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2UnknownFrame((byte) 0x21,
-                    new io.netty.handler.codec.http2.Http2Flags(), Unpooled.wrappedBuffer(payload)).stream(s.frameStream))
-                    .addListener(f -> {
-                        if (f.isSuccess()) {
-                            sent.complete(null);
-                        } else {
-                            sent.completeExceptionally(f.cause());
-                        }
-                    });
+            channel.writeAndFlush(frame).addListener(f -> {
+                if (f.isSuccess()) {
+                    sent.complete(null);
+                } else {
+                    sent.completeExceptionally(f.cause());
+                }
+            });
             return null;
         });
         return sent;
