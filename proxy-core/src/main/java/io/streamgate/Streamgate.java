@@ -352,6 +352,9 @@ public final class Streamgate implements AutoCloseable {
      * each endpoint's state meters (which look the endpoint up by name, so they follow reloads).
      */
     private synchronized void superviseUpstreams() {
+        if (closing.get()) {
+            return; // close() stopped the monitors for good: a reload while draining must not start them again
+        }
         Snapshot snapshot = gateway.snapshot();
         java.util.Set<String> modelRouted = new java.util.HashSet<>();
         for (var r : snapshot.config().routes()) {
@@ -362,7 +365,9 @@ public final class Streamgate implements AutoCloseable {
         var current = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<Upstream, Boolean>());
         current.addAll(snapshot.upstreams().values());
         monitors.entrySet().removeIf(e -> {
-            if (!current.contains(e.getKey())) {
+            // Gone, or kept by a reload that starts or stops routing by model over it: model discovery must follow.
+            if (!current.contains(e.getKey())
+                    || e.getValue().discoversModels() != modelRouted.contains(e.getKey().config().name())) {
                 e.getValue().stop();
                 return true;
             }

@@ -11,6 +11,7 @@ import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
@@ -21,6 +22,7 @@ import io.streamgate.config.RouteConfig;
 import io.streamgate.observe.AccessLog;
 import io.streamgate.observe.ExchangeRecord;
 import io.streamgate.policy.ResponseHeader;
+import io.streamgate.policy.CorsPolicy;
 import io.streamgate.policy.ratelimit.BucketMemo;
 import io.streamgate.upstream.ForwardingHeaders;
 import io.streamgate.upstream.HopByHopHeaders;
@@ -244,7 +246,10 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         lastTarget = target;
-        RouteConfig route = snapshot.router().match(target.host(), req.method().name(), target.path());
+        RouteConfig route = preflightRoute(snapshot, target, req);
+        if (route == null) {
+            route = snapshot.router().match(target.host(), req.method().name(), target.path());
+        }
         if (route == null) {
             respondLocal(ProxyError.ROUTE_NOT_FOUND, "no route for " + req.method() + " " + target.path(), requestId, req, record,
                     hasBody(req), List.of());
@@ -294,6 +299,22 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         String xff = peerTrusted ? snapshot.proxies().forwardedFor(peer, forwardedFor) : record.clientIp;
         current = new Exchange(this, gateway, snapshot, route, req, target, requestId, record, xff, policy.corsHeaders());
         current.start();
+    }
+
+    /**
+     * For a CORS preflight, the route the announced request would take, when that route does CORS: its rules answer the
+     * preflight even if it does not list OPTIONS among its methods. Null otherwise (route by the OPTIONS method).
+     */
+    private static RouteConfig preflightRoute(Snapshot snapshot, RequestTarget target, HttpRequest req) {
+        if (!req.method().equals(HttpMethod.OPTIONS)) {
+            return null; // every other request: no header lookup
+        }
+        String requested = req.headers().get(HttpHeaderNames.ACCESS_CONTROL_REQUEST_METHOD);
+        if (!CorsPolicy.isPreflight(req.method().name(), req.headers().get(HttpHeaderNames.ORIGIN), requested)) {
+            return null;
+        }
+        RouteConfig intended = snapshot.router().match(target.host(), requested.trim(), target.path());
+        return intended != null && snapshot.routePolicies().get(intended.name()).cors() != null ? intended : null;
     }
 
     /** A CORS preflight answered by the gateway; the backend never sees it. */

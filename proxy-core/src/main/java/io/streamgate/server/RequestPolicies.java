@@ -14,8 +14,10 @@ import io.streamgate.policy.ApiKeys;
 import io.streamgate.policy.CorsPolicy;
 import io.streamgate.policy.PreflightDecision;
 import io.streamgate.policy.ResponseHeader;
+import io.streamgate.policy.cache.CacheKeys;
 import java.net.InetAddress;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * The per-request policy chain, in a fixed order: IP rules, then CORS (a preflight is answered here, before
@@ -76,11 +78,11 @@ final class RequestPolicies {
         }
         String identity = null;
         if (route.auth() == RouteConfig.AuthMode.OFF) {
-            // Not checked here, but one of our keys must still never travel to a backend.
-            String presented = snapshot.apiKeys().isEmpty() ? null
-                    : ApiKeys.presentedKey(h.get(HttpHeaderNames.AUTHORIZATION), h.get(X_API_KEY));
-            if (presented != null && snapshot.apiKeys().identify(presented) != null) {
-                h.remove(HttpHeaderNames.AUTHORIZATION).remove(X_API_KEY);
+            // Not checked here, but one of our keys must still never travel to a backend: each header is checked on
+            // its own (every value of it), and only one that carries our key is removed.
+            if (!snapshot.apiKeys().isEmpty()) {
+                removeIfOurs(h, HttpHeaderNames.AUTHORIZATION, snapshot.apiKeys());
+                removeIfOurs(h, X_API_KEY, snapshot.apiKeys());
             }
         } else {
             String presented = ApiKeys.presentedKey(h.get(HttpHeaderNames.AUTHORIZATION), h.get(X_API_KEY));
@@ -99,15 +101,27 @@ final class RequestPolicies {
         return Outcome.passed(identity, corsHeaders);
     }
 
+    /** Removes header {@code name} when any of its values carries one of our keys (Bearer for Authorization). */
+    private static void removeIfOurs(HttpHeaders h, CharSequence name, ApiKeys keys) {
+        boolean authorization = HttpHeaderNames.AUTHORIZATION.contentEqualsIgnoreCase(name);
+        for (String value : h.getAll(name)) {
+            String presented = authorization ? ApiKeys.presentedKey(value, null) : ApiKeys.presentedKey(null, value);
+            if (presented != null && keys.identify(presented) != null) {
+                h.remove(name);
+                return;
+            }
+        }
+    }
+
     /** Adds CORS headers to a response; Vary is merged with what the backend sent rather than replaced. */
     static void addCorsHeaders(HttpHeaders response, List<ResponseHeader> cors) {
         for (ResponseHeader rh : cors) {
             if (rh.name().equalsIgnoreCase("vary")) {
-                String existing = response.get(HttpHeaderNames.VARY);
-                if (existing == null) {
-                    response.set(HttpHeaderNames.VARY, rh.value());
-                } else if (!existing.toLowerCase(java.util.Locale.ROOT).contains(rh.value().toLowerCase(java.util.Locale.ROOT))) {
-                    response.set(HttpHeaderNames.VARY, existing + ", " + rh.value());
+                // Vary may come as several header lines; each is kept, and Origin is added unless a listed name is
+                // already exactly it (or "*"): a name that merely contains it, like X-Origin-Hint, does not count.
+                List<String> names = CacheKeys.varyNames(response);
+                if (!names.contains("*") && !names.contains(rh.value().toLowerCase(Locale.ROOT))) {
+                    response.add(HttpHeaderNames.VARY, rh.value());
                 }
             } else {
                 response.set(rh.name(), rh.value());

@@ -31,9 +31,11 @@ public final class UpstreamMonitor {
     private final Bootstrap template;
     private final Map<String, String> headers;
     private volatile boolean stopped;
+    private final boolean discoverModels;
 
-    private UpstreamMonitor(Upstream upstream, EventLoop loop, Bootstrap template) {
+    private UpstreamMonitor(Upstream upstream, EventLoop loop, Bootstrap template, boolean discoverModels) {
         this.upstream = upstream;
+        this.discoverModels = discoverModels;
         this.loop = loop;
         this.template = template;
         String key = upstream.config().apiKey();
@@ -53,7 +55,7 @@ public final class UpstreamMonitor {
         if (!checks && !load && !models) {
             return null;
         }
-        UpstreamMonitor m = new UpstreamMonitor(upstream, loop, template);
+        UpstreamMonitor m = new UpstreamMonitor(upstream, loop, template, discoverModels);
         for (int i = 0; i < c.endpoints().size(); i++) {
             int endpoint = i;
             if (checks) {
@@ -69,6 +71,11 @@ public final class UpstreamMonitor {
             m.repeat(m::fetchModels, () -> upstream.models().known() ? c.modelsRefresh() : soon);
         }
         return m;
+    }
+
+    /** The {@code discoverModels} it was started with: a reload that changes it needs a new monitor. */
+    public boolean discoversModels() {
+        return discoverModels;
     }
 
     /** Stops every task after its current run. */
