@@ -376,8 +376,7 @@ final class Exchange implements UpstreamListener {
      * corrects a Content-Length by {@code delta}.
      */
     private void replaceHeld(byte[] body, long delta) {
-        heldBody.replaceParked(ctx.alloc().buffer(body.length).writeBytes(body), requestComplete,
-                upstream.config().replayBuffer());
+        heldBody.replaceParked(ctx.alloc().buffer(body.length).writeBytes(body), requestComplete);
         if (HttpUtil.isContentLengthSet(request) && !HopByHopHeaders.chunked(request)) {
             HttpUtil.setContentLength(request, HttpUtil.getContentLength(request, 0L) + delta);
         }
@@ -702,8 +701,8 @@ final class Exchange implements UpstreamListener {
             return;
         }
         // While no connection is ready every copy is kept, whatever replay_buffer says: a retry waiting for one needs
-        // them all, and the gateway reads little meanwhile (a read already asked for, or the peek). onLeased cuts.
-        heldBody.keepForReplay(part.content(), n, upstreamConn == null ? Long.MAX_VALUE : upstream.config().replayBuffer());
+        // them all, and they share the parked parts' buffers, bounded by WAITING_BODY_BYTES or the peek. onLeased cuts.
+        heldBody.keepForReplay(part.content(), upstreamConn == null ? Long.MAX_VALUE : upstream.config().replayBuffer());
         boolean last = part instanceof LastHttpContent;
         if (last) {
             requestComplete = true;

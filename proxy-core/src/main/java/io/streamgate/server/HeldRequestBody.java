@@ -65,10 +65,11 @@ final class HeldRequestBody {
     }
 
     /**
-     * Keeps a copy of {@code n} bytes of {@code content} (a part just received) for a retry, or gives up replaying
+     * Keeps a copy of {@code content} (a part just received; still the caller's) for a retry, or gives up replaying
      * for good once the body outgrows {@code limit}.
      */
-    void keepForReplay(ByteBuf content, int n, long limit) {
+    void keepForReplay(ByteBuf content, long limit) {
+        int n = content.readableBytes();
         if (replay == null) {
             return;
         }
@@ -104,16 +105,17 @@ final class HeldRequestBody {
     }
 
     /**
-     * Swaps every parked part, and the replay copies, for {@code body} (the whole body when {@code complete}, else
-     * its start, to which the rest will be added as it arrives).
+     * Swaps every parked part, and the replay copies, for {@code body}, which this takes (the whole body when
+     * {@code complete}, else its start, to which the rest will be added as it arrives). Only before a connection is
+     * ready, so its copy is kept whatever its size, like every copy then, until {@link #limitReplay}.
      */
-    void replaceParked(ByteBuf body, boolean complete, long replayLimit) {
+    void replaceParked(ByteBuf body, boolean complete) {
         releaseParked();
         boolean keepReplay = replay != null;
         dropReplay();
         replay = keepReplay || complete ? NOTHING_KEPT : null;
         replayBytes = 0;
-        keepForReplay(body, body.readableBytes(), replayLimit);
+        keepForReplay(body, Long.MAX_VALUE);
         park(complete ? new DefaultLastHttpContent(body) : new DefaultHttpContent(body));
     }
 

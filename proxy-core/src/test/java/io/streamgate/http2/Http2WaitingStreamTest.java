@@ -60,6 +60,20 @@ class Http2WaitingStreamTest {
     }
 
     /**
+     * GET /held takes the only slot (its stream is returned); POST /zombie, its body sent, waits in the queue and is
+     * then reset by the client.
+     */
+    private H2Probe.Stream holdTheSlotAndResetAQueuedPost(H2Probe client) throws Exception {
+        H2Probe.Stream a = client.open(H2Probe.headers("GET", "/held"), true);
+        held.awaitArrived(1, 5_000);
+        H2Probe.Stream b = client.open(H2Probe.headers("POST", "/zombie", "content-type", "application/json"), false);
+        client.data(b, "{\"model\":\"m\"}", true).get(5, TimeUnit.SECONDS);
+        Thread.sleep(500); // b waits in the queue
+        client.reset(b);
+        return a;
+    }
+
+    /**
      * One request holds the only slot; a POST waits in the (size 1) queue with its body sent; its client resets the
      * stream. The queue place must be given back: a third request must wait, not be refused as queue_full.
      */
@@ -70,13 +84,7 @@ class Http2WaitingStreamTest {
         RunningProxy proxy = queuedProxy(backend, "", 1);
         H2Probe client = closer.add(new H2Probe(proxy.port(), true));
         try (AccessLogCapture log = AccessLogCapture.capture()) {
-            H2Probe.Stream a = client.open(H2Probe.headers("GET", "/held"), true);
-            held.awaitArrived(1, 5_000);
-
-            H2Probe.Stream b = client.open(H2Probe.headers("POST", "/zombie", "content-type", "application/json"), false);
-            client.data(b, "{\"model\":\"m\"}", true).get(5, TimeUnit.SECONDS);
-            Thread.sleep(500); // b waits in the queue
-            client.reset(b);
+            H2Probe.Stream a = holdTheSlotAndResetAQueuedPost(client);
             String line = log.awaitLine(l -> l.contains("/zombie"), 2_000);
 
             H2Probe.Stream c = client.open(H2Probe.headers("GET", "/next"), true);
@@ -229,12 +237,7 @@ class Http2WaitingStreamTest {
         RunningProxy proxy = queuedProxy(backend, "", 4);
         H2Probe client = closer.add(new H2Probe(proxy.port(), true));
         try (AccessLogCapture log = AccessLogCapture.capture()) {
-            H2Probe.Stream a = client.open(H2Probe.headers("GET", "/held"), true);
-            held.awaitArrived(1, 5_000);
-            H2Probe.Stream b = client.open(H2Probe.headers("POST", "/zombie", "content-type", "application/json"), false);
-            client.data(b, "{\"model\":\"m\"}", true).get(5, TimeUnit.SECONDS);
-            Thread.sleep(500);
-            client.reset(b);
+            H2Probe.Stream a = holdTheSlotAndResetAQueuedPost(client);
             Thread.sleep(1_000);
             held.releaseAll();
             assertEquals(200, a.outcome.get(5, TimeUnit.SECONDS).status());
