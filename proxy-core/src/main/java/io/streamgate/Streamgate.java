@@ -75,6 +75,8 @@ public final class Streamgate implements AutoCloseable {
     private final CertificateReloader certificates;
     private final ChannelGroup connections;
     private final AtomicBoolean closing = new AtomicBoolean();
+    /** Set by close() once the drain is over and before the event loops stop: reloads are refused from then on. */
+    private boolean stopped; // guarded by this
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
     /** Background health checks, load scrapes and model list fetches, by upstream object; guarded by this. */
     private final java.util.Map<Upstream, UpstreamMonitor> monitors = new java.util.IdentityHashMap<>();
@@ -277,11 +279,16 @@ public final class Streamgate implements AutoCloseable {
      * Switches to {@code next}, a fully validated configuration: new requests use it at once, requests and streams in
      * flight finish on the one they started with. Upstreams and rate limits whose settings did not change keep their
      * pools and buckets. Settings that cannot change on a running listener keep their old values and are reported.
-     * Call it off the event loops (a replaced Redis client is closed here).
+     * Call it off the event loops (a replaced Redis client is closed here). While {@link #close} drains, a reload is
+     * still applied; once the drain is over it is refused.
      *
      * @throws IllegalArgumentException when {@code next} cannot be compiled; the active configuration stays
+     * @throws IllegalStateException    when the gateway has stopped (or is stopping after its drain); nothing changes
      */
     public synchronized ReloadResult reload(ProxyConfig next) {
+        if (stopped) {
+            throw new IllegalStateException("the gateway has stopped: reload refused");
+        }
         Snapshot old = gateway.snapshot();
         Snapshot fresh = Snapshot.of(next, clock, old);
         List<String> restart = RestartRequired.between(startConfig, next);
@@ -463,29 +470,35 @@ public final class Streamgate implements AutoCloseable {
             }
             GatewayServer.closeIdleConnections(connections);
             gateway.pools().closeIdle();
-            long deadline = System.nanoTime() + drain.toNanos();
-            waitForDrain(deadline);
-            closed.join();
+            CompletableFuture<Void> drained = new CompletableFuture<>();
+            waitForDrain(System.nanoTime() + drain.toNanos(), drained);
+            drained.join();
+            synchronized (this) {
+                // A reload from now on would hand work to event loops that are going away (and leave a Redis client
+                // it made open); one already running has finished, so the snapshot closed below is the last one.
+                stopped = true;
+            }
+            connections.close().awaitUninterruptibly();
+            group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
             gateway.snapshot().rateLimiters().close(); // may block briefly on Redis; we are off the event loops here
             gateway.meters().close();
+            LOG.info("stopped");
+            closed.complete(null);
         }
         closed.join();
     }
 
-    private void waitForDrain(long deadline) {
+    /** Completes {@code drained} on a loop once no request is in flight or the deadline has passed. */
+    private void waitForDrain(long deadline, CompletableFuture<Void> drained) {
         group.next().schedule(() -> {
             if (gateway.activeExchanges() > 0 && System.nanoTime() < deadline) {
-                waitForDrain(deadline);
+                waitForDrain(deadline, drained);
                 return;
             }
             if (gateway.activeExchanges() > 0) {
                 LOG.warn("drain timeout: closing {} requests still in flight", gateway.activeExchanges());
             }
-            connections.close().addListener(f -> group.shutdownGracefully(0, 2, TimeUnit.SECONDS)
-                    .addListener(g -> {
-                        LOG.info("stopped");
-                        closed.complete(null);
-                    }));
+            drained.complete(null);
         }, DRAIN_POLL.toNanos(), TimeUnit.NANOSECONDS);
     }
 }

@@ -103,6 +103,24 @@ class ConfigErrorReportingTest {
     }
 
     @Test
+    void unknownEncodedPathCharacter() {
+        ConfigException e = rejected("""
+                server:
+                  listen: "127.0.0.1:0"
+                  allow_encoded_in_path: [slash, colon]
+                upstreams:
+                  vllm:
+                    endpoints: ["http://127.0.0.1:8000"]
+                routes:
+                  - path_prefix: /v1
+                    upstream: vllm
+                """);
+        assertLocated(e, 3, "server.allow_encoded_in_path[1]");
+        assertTrue(e.getMessage().contains("'colon' is not one of slash, backslash, semicolon, percent, question_mark, hash"),
+                e::getMessage);
+    }
+
+    @Test
     void badDurationUnit() {
         ConfigException e = rejected("""
                 server:

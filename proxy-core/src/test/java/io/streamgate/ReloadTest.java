@@ -363,6 +363,20 @@ class ReloadTest {
         }
     }
 
+    /** An embedding application's reload after close() (the event loops are gone) is refused in words and changes nothing. */
+    @Test
+    void aReloadAfterCloseIsRefusedAndChangesNothing() throws Exception {
+        proxy = RunningProxy.start(yaml(v1To("a")));
+        assertEquals("A GET /v1/x", okBody(get("/v1/x"))); // the loop now has a pool for upstream a
+        ProxyConfig running = proxy.gateway().config();
+        proxy.close();
+
+        IllegalStateException refused = assertThrows(IllegalStateException.class,
+                () -> proxy.gateway().reload(parse(yaml(upstreamA("a", backendB) + route("/v1", "a", "")))));
+        assertEquals("the gateway has stopped: reload refused", refused.getMessage());
+        assertSame(running, proxy.gateway().config());
+    }
+
     private RawResponse get(String target) throws IOException {
         try (RawHttpClient client = proxy.connect()) {
             return client.get(target).readResponse();

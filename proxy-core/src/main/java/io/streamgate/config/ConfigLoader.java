@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -160,7 +161,7 @@ public final class ConfigLoader {
     private ServerConfig server(ConfigNode node) throws ConfigException {
         Map<String, ConfigNode> f = node.fields("listen", "io_threads", "transport", "client_idle_timeout", "drain_timeout", "shutdown_delay",
                 "limits", "tls", "http2", "h2c", "max_concurrent_streams", "redirect_listen", "ip", "trusted_proxies",
-                "proxy_protocol");
+                "proxy_protocol", "allow_encoded_in_path");
         ConfigNode listen = require(node, f, "listen");
         HostPort hp = hostPort(listen, listen.string());
         int ioThreads = f.containsKey("io_threads") ? f.get("io_threads").integer(0, 1024) : 0;
@@ -191,8 +192,14 @@ public final class ConfigLoader {
         if (proxyProtocol && trusted.isEmpty()) {
             throw f.get("proxy_protocol").error("the PROXY protocol is only accepted from server.trusted_proxies, which is empty");
         }
+        Set<EncodedPathCharacter> encoded = EnumSet.noneOf(EncodedPathCharacter.class);
+        if (f.containsKey("allow_encoded_in_path")) {
+            for (ConfigNode c : f.get("allow_encoded_in_path").list()) {
+                encoded.add(c.enumValue(EncodedPathCharacter.class));
+            }
+        }
         return new ServerConfig(hp.host, hp.port, ioThreads, transport, idle, drain, shutdownDelay, limits, tls, http2, h2c, streams,
-                redirect, ip, trusted, proxyProtocol);
+                redirect, ip, trusted, proxyProtocol, encoded);
     }
 
     private Limits limits(ConfigNode node) throws ConfigException {

@@ -2,6 +2,7 @@ package io.streamgate.config;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The client-facing listener.
@@ -11,6 +12,7 @@ import java.util.List;
  * @param trustedProxies CIDRs of peers whose X-Forwarded-For or PROXY header is believed
  * @param shutdownDelay  on SIGTERM, how long /readyz reports "not ready" (while still serving) before the listener
  *                       closes, so load balancers stop sending first
+ * @param allowEncodedInPath reserved characters a request path may carry percent-encoded (the others are refused)
  */
 public record ServerConfig(
         String host,
@@ -28,10 +30,12 @@ public record ServerConfig(
         Listen redirect,
         IpRulesConfig ip,
         List<String> trustedProxies,
-        boolean proxyProtocol) {
+        boolean proxyProtocol,
+        Set<EncodedPathCharacter> allowEncodedInPath) {
 
     public ServerConfig {
         trustedProxies = List.copyOf(trustedProxies);
+        allowEncodedInPath = Set.copyOf(allowEncodedInPath);
     }
 
     /** Which Netty transport to run on; AUTO picks the best one that loads on this machine. */

@@ -7,6 +7,8 @@ import java.util.regex.Pattern;
 /** Parses the unit-bearing values of the config: durations ({@code 300ms}, {@code 5m}) and sizes ({@code 16KiB}). */
 final class Units {
     private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h)");
+    /** Longer than any timeout, interval or TTL has a use for, and far inside what a timer's nanoseconds hold. */
+    private static final Duration MAX_DURATION = Duration.ofDays(365);
     private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(B|KiB|MiB|GiB|KB|MB|GB)?");
 
     private Units() {
@@ -22,13 +24,23 @@ final class Units {
         if (!m.matches()) {
             throw new IllegalArgumentException("'" + text + "' is not a duration (expected e.g. 300ms, 30s, 5m, 1h)");
         }
-        long n = Long.parseLong(m.group(1));
-        switch (m.group(2)) {
-            case "ms": return Duration.ofMillis(n);
-            case "s": return Duration.ofSeconds(n);
-            case "m": return Duration.ofMinutes(n);
-            default: return Duration.ofHours(n);
+        Duration d;
+        try {
+            long n = Long.parseLong(m.group(1));
+            switch (m.group(2)) {
+                case "ms": d = Duration.ofMillis(n); break;
+                case "s": d = Duration.ofSeconds(n); break;
+                case "m": d = Duration.ofMinutes(n); break;
+                default: d = Duration.ofHours(n);
+            }
+        } catch (ArithmeticException | NumberFormatException e) {
+            d = null; // beyond what a Duration (or a long) holds
         }
+        // Timers take nanoseconds: an unbounded value would overflow there, on every connection or request.
+        if (d == null || d.compareTo(MAX_DURATION) > 0) {
+            throw new IllegalArgumentException("'" + text + "' is too long (at most 8760h, a year)");
+        }
+        return d;
     }
 
     static long size(String text) {

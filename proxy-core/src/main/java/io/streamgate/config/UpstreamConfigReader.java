@@ -282,7 +282,12 @@ final class UpstreamConfigReader {
             host = host.substring(1, host.length() - 1);
         }
         boolean tls = scheme.equals("https");
-        return new Endpoint(host, uri.getPort() < 0 ? (tls ? 443 : 80) : uri.getPort(), weight, tls);
+        int port = uri.getPort() < 0 ? (tls ? 443 : 80) : uri.getPort();
+        // URI accepts any digits as a port; one out of range would only fail later, on every request.
+        if (port < 1 || port > 65535) {
+            throw urlNode.error("'" + text + "': port " + port + " is out of range (1..65535)");
+        }
+        return new Endpoint(host, port, weight, tls);
     }
 
     private static Pool pool(ConfigNode node) throws ConfigException {

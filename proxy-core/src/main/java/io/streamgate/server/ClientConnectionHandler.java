@@ -4,6 +4,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -213,6 +214,12 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof Http2Exception.StreamException) {
+            // A stream error (a malformed request: its DATA frames do not add up to its content-length): the multiplexer
+            // closes the stream right after with the error's own code, PROTOCOL_ERROR. Closing it here would reset it
+            // first with CANCEL, the code of a stream that is merely given up.
+            return;
+        }
         // Resets and broken pipes are how clients leave; channelInactive does the cleanup.
         ctx.close();
     }
@@ -240,7 +247,8 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         Snapshot snapshot = gateway.snapshot();
         String requestId = RequestIds.fromOrNew(req.headers());
         ExchangeRecord record = newRecord(req, requestId);
-        RequestTarget target = RequestTarget.parse(req, snapshot.router(), lastTarget);
+        RequestTarget target = RequestTarget.parse(req, snapshot.router(), lastTarget,
+                snapshot.config().server().allowEncodedInPath());
         if (target.error() != null) {
             respondLocal(target.errorKind(), target.error(), requestId, req, record, true, List.of());
             return;

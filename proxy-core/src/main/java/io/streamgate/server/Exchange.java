@@ -117,6 +117,8 @@ final class Exchange implements UpstreamListener {
     private long queueDeadline = Long.MAX_VALUE;
     private long failoverDeadline = Long.MAX_VALUE;
     private long acquireStarted;
+    /** The pool's answer this exchange waits for (a place in its wait list, or a connect), or null. */
+    private Future<UpstreamConnection> pendingAcquire;
     /** Body parts not yet sent upstream, and copies of the body for a retry. */
     private final HeldRequestBody heldBody = new HeldRequestBody();
     private long bodyBytes;
@@ -511,6 +513,7 @@ final class Exchange implements UpstreamListener {
         if (f.isDone()) {
             onAcquired(f);
         } else {
+            pendingAcquire = f;
             f.addListener(done -> onAcquired(f));
         }
     }
@@ -611,6 +614,10 @@ final class Exchange implements UpstreamListener {
     }
 
     private void onAcquired(Future<UpstreamConnection> f) {
+        pendingAcquire = null;
+        if (f.isCancelled()) {
+            return; // by end(): this exchange is over
+        }
         gateway.meters().acquired(upstream.config().name(), endpoint, System.nanoTime() - acquireStarted);
         if (!f.isSuccess()) {
             if (done) {
@@ -1163,6 +1170,11 @@ final class Exchange implements UpstreamListener {
     private void end() {
         done = true;
         lease.end(); // no longer in flight for balancing, max_in_flight and the queue
+        if (pendingAcquire != null) {
+            // Gives a place in the pool's wait list back at once. A connect already under way still completes: its
+            // connection goes to the next waiter or idles (bounded by max_connections, closed after idle_timeout).
+            pendingAcquire.cancel(false);
+        }
         peeking = false;
         if (cache != null) {
             cache.abandon(); // no-op after complete(); otherwise frees those waiting on this exchange

@@ -4,22 +4,29 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpVersion;
+import io.streamgate.config.EncodedPathCharacter;
 import io.streamgate.route.Router;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The routing view of a request target: host (lower-case, no port), the authority to forward, the normalised path
  * and the query. Anything a backend could read differently from us is refused here, before routing: control
  * characters or spaces in the target, a missing, repeated or malformed Host, CONNECT (we are not a tunnel), an
- * absolute-form target naming a host no route serves (we are not an open forward proxy), a path above the root.
+ * absolute-form target naming a host no route serves (we are not an open forward proxy), a path above the root or
+ * with percent-encoding that backends read differently ({@link PathNormalizer}).
  *
  * @param authority the host[:port] the request names: an absolute-form target's, else the Host header; may be null
  * @param error     why the request is refused (null when it is not), answered with {@code errorKind}
  */
 record RequestTarget(String host, String authority, String path, String query, ProxyError errorKind, String error) {
 
-    /** @param previous the connection's previous target, or null: its host is reused when the authority is the same */
-    static RequestTarget parse(HttpRequest req, Router router, RequestTarget previous) {
+    /**
+     * @param previous       the connection's previous target, or null: its host is reused when the authority is the same
+     * @param encodedAllowed the reserved characters the path may carry percent-encoded
+     */
+    static RequestTarget parse(HttpRequest req, Router router, RequestTarget previous,
+                               Set<EncodedPathCharacter> encodedAllowed) {
         if (req.method().equals(HttpMethod.CONNECT)) {
             return refused(ProxyError.METHOD_NOT_ALLOWED, "CONNECT is not supported: this is a reverse proxy");
         }
@@ -56,9 +63,10 @@ record RequestTarget(String host, String authority, String path, String query, P
             return refused(ProxyError.BAD_REQUEST, "request target must start with '/'");
         }
         int q = uri.indexOf('?');
-        String path = PathNormalizer.normalize(q < 0 ? uri : uri.substring(0, q));
+        String rawPath = q < 0 ? uri : uri.substring(0, q);
+        String path = PathNormalizer.normalize(rawPath, encodedAllowed);
         if (path == null) {
-            return refused(ProxyError.BAD_REQUEST, "the path climbs above the root or hides a dot segment");
+            return refused(ProxyError.BAD_REQUEST, PathNormalizer.whyRefused(rawPath, encodedAllowed));
         }
         String query = q < 0 ? null : uri.substring(q + 1);
         return new RequestTarget(hostOf(authority, previous), authority, path, query, null, null);

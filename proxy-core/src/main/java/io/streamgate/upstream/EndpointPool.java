@@ -130,6 +130,14 @@ public final class EndpointPool {
                 }
             }, config.acquireTimeout().toNanos(), TimeUnit.NANOSECONDS);
             waiters.add(w);
+            // A requester that gives up (its client left) cancels: its place is free for others at once, and no
+            // connection is opened for it later.
+            promise.addListener(f -> {
+                if (f.isCancelled() && waiters.remove(w)) {
+                    w.timeout.cancel(false);
+                    publish();
+                }
+            });
         } else {
             promise.setFailure(new PoolExhaustedException(endpoint + " has " + open + " connections and "
                     + waiters.size() + " waiting requests"));

@@ -26,6 +26,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -184,6 +185,12 @@ public final class TestBackend implements AutoCloseable {
         private BackendExchange current;
         private boolean bodyInProgress;
         private ScheduledFuture<?> idleClose;
+        /**
+         * The responder of this connection's previous request. The next one starts after it returns, as a real HTTP/1.1
+         * server answers a connection's requests in order: a HEAD responder still calling end() after its head left
+         * must not race the next request's response (the encoder would fail and close the connection).
+         */
+        private CompletableFuture<Void> responding = CompletableFuture.completedFuture(null);
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
@@ -226,7 +233,7 @@ public final class TestBackend implements AutoCloseable {
             bodyInProgress = true;
             received.add(exchange);
             untaken.add(exchange);
-            workers.execute(() -> respond(exchange));
+            responding = responding.thenRunAsync(() -> respond(exchange), workers);
         }
 
         private void respond(BackendExchange exchange) {

@@ -89,12 +89,20 @@ public final class ConfigReloader implements AutoCloseable {
             next = ConfigLoader.load(file);
         } catch (ConfigException e) {
             return rejected(trigger, hash, e.getMessage());
+        } catch (RuntimeException e) {
+            // A loader defect must not escape: it would cancel the file watch's periodic task for good.
+            LOG.error("reload ({}): the configuration loader failed on {}", trigger, file, e);
+            return rejected(trigger, hash, file + ": " + e);
         }
         Streamgate.ReloadResult result;
         try {
             result = gateway.reload(next);
         } catch (IllegalArgumentException e) {
             return rejected(trigger, hash, file + ": " + e.getMessage());
+        } catch (IllegalStateException e) {
+            // A signal or the file watch after shutdown: nothing runs any more that could take the new file.
+            LOG.info("reload ({}) ignored: {}", trigger, e.getMessage());
+            return new Outcome(false, hash, e.getMessage(), List.of());
         }
         try {
             AccessLogOutput.configure(next.accessLog());
