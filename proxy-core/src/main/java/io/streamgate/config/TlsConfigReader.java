@@ -2,9 +2,11 @@ package io.streamgate.config;
 
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
-import io.streamgate.tls.KeyPairCheck;
 import io.streamgate.config.TlsConfig.Certificate;
 import io.streamgate.config.TlsConfig.ClientAuth;
+import io.streamgate.tls.CipherSuites;
+import io.streamgate.tls.KeyPairCheck;
+import io.streamgate.tls.TlsContexts;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -56,7 +58,7 @@ final class TlsConfigReader {
         List<String> ciphers = new ArrayList<>();
         if (f.containsKey("ciphers")) {
             for (ConfigNode c : f.get("ciphers").list()) {
-                ciphers.add(c.string().trim());
+                ciphers.add(cipherSuite(c));
             }
         }
         ClientAuth clientAuth = ClientAuth.NONE;
@@ -79,6 +81,18 @@ final class TlsConfigReader {
             reload = f.get("reload_check_interval").duration();
         }
         return new TlsConfig(certificates, protocols, ciphers, clientAuth, clientCa, reload);
+    }
+
+    /** A suite name the TLS provider in use knows; nginx users tend to write OpenSSL's names, so say which to use. */
+    private static String cipherSuite(ConfigNode node) throws ConfigException {
+        String name = node.string().trim();
+        if (CipherSuites.supported(name)) {
+            return name;
+        }
+        String hint = name.contains("-")
+                ? " (this looks like an OpenSSL name: write the IANA name, such as TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)"
+                : " (names are IANA's, such as TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)";
+        throw node.error("'" + name + "' is not a cipher suite " + TlsContexts.providerName() + " supports" + hint);
     }
 
     private static Certificate certificate(ConfigNode node) throws ConfigException {

@@ -1,6 +1,5 @@
 package io.streamgate.tls;
 
-import io.netty.handler.codec.http2.Http2SecurityUtil;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ClientAuth;
@@ -21,16 +20,6 @@ import javax.net.ssl.SSLException;
  * being the default. BoringSSL (netty-tcnative) is used when it loads, the JDK's provider otherwise.
  */
 public final class TlsContexts {
-    /**
-     * ECDHE key exchange with AEAD ciphers only: forward secrecy everywhere. TLS 1.3 suites are all AEAD with
-     * ephemeral keys; BoringSSL always enables them, the JDK needs them listed.
-     */
-    static final List<String> DEFAULT_CIPHERS = List.of(
-            "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
-            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256");
-
     private TlsContexts() {
     }
 
@@ -69,7 +58,7 @@ public final class TlsContexts {
         SslContextBuilder b = SslContextBuilder.forServer(cert.cert().toFile(), cert.key().toFile(), cert.keyPassword())
                 .sslProvider(provider())
                 .protocols(tls.protocols())
-                .ciphers(tls.ciphers().isEmpty() ? ciphersFor(http2) : tls.ciphers(), SupportedCipherSuiteFilter.INSTANCE)
+                .ciphers(CipherSuites.enabled(tls.ciphers(), http2), SupportedCipherSuiteFilter.INSTANCE)
                 .applicationProtocolConfig(new ApplicationProtocolConfig(
                         ApplicationProtocolConfig.Protocol.ALPN,
                         ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
@@ -86,11 +75,5 @@ public final class TlsContexts {
                 break;
         }
         return b.build();
-    }
-
-    /** HTTP/2 forbids some TLS 1.2 suites (RFC 7540 appendix A); our defaults are all allowed, and so are its own. */
-    private static List<String> ciphersFor(boolean http2) {
-        return http2 ? DEFAULT_CIPHERS.stream().filter(c -> c.startsWith("TLS_AES") || c.startsWith("TLS_CHACHA")
-                || Http2SecurityUtil.CIPHERS.contains(c)).toList() : DEFAULT_CIPHERS;
     }
 }

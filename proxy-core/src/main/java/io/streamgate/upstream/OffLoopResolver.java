@@ -13,8 +13,11 @@ import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -28,6 +31,11 @@ import java.util.function.Function;
  * positive and negative caches. Literal addresses, the usual case, are parsed on the loop without a thread hop.
  * A lookup still unanswered after {@link #LOOKUP_TIMEOUT} fails the connect (the thread may stay in the system
  * resolver until its own retries end), so a DNS server that never answers costs a request that long, not more.
+ *
+ * <p>Connects that need the same name while its lookup runs wait for that lookup instead of queueing their own: the
+ * JVM runs one lookup per name at a time anyway, so a burst of connects to a name whose DNS server is silent used to
+ * take every lookup thread, each blocked behind the first, and the lookups of every other name waited in the queue.
+ * Now a silent name holds one thread.
  */
 public final class OffLoopResolver extends AddressResolverGroup<InetSocketAddress> {
     /** What looks a name up (blocking): the JVM's resolver in production, a stand-in in tests. */
@@ -46,9 +54,11 @@ public final class OffLoopResolver extends AddressResolverGroup<InetSocketAddres
     private final Lookup lookup;
     private final Executor lookups;
     private final long timeoutNanos;
+    /** The lookup running for each name; an entry leaves when its answer (or failure) is in. */
+    private final ConcurrentHashMap<String, CompletableFuture<InetAddress[]>> running = new ConcurrentHashMap<>();
 
     /**
-     * @param lookups runs {@code lookup}; never an event loop
+     * @param lookups runs {@code lookup}; never an event loop, and never the calling thread
      * @param timeout how long a lookup may take before the resolution fails
      */
     public OffLoopResolver(Lookup lookup, Executor lookups, Duration timeout) {
@@ -63,8 +73,8 @@ public final class OffLoopResolver extends AddressResolverGroup<InetSocketAddres
     }
 
     /**
-     * A few threads, enough for lookups of different names to overlap (the JVM lets one lookup per name run at a time
-     * and caches its answer); they exit after a minute without work.
+     * A few threads, enough for lookups of different names to overlap (each name has at most one lookup running, see
+     * {@link #answerFor}, and the JVM caches its answer); they exit after a minute without work.
      */
     private static Executor lookupThreads() {
         AtomicInteger n = new AtomicInteger();
@@ -77,22 +87,46 @@ public final class OffLoopResolver extends AddressResolverGroup<InetSocketAddres
         return pool;
     }
 
+    /** The running lookup of {@code host}, started on a lookup thread if there is none. */
+    private CompletableFuture<InetAddress[]> answerFor(String host) {
+        CompletableFuture<InetAddress[]> mine = new CompletableFuture<>();
+        CompletableFuture<InetAddress[]> running = this.running.putIfAbsent(host, mine);
+        if (running != null) {
+            return running;
+        }
+        try {
+            lookups.execute(() -> {
+                try {
+                    mine.complete(lookup.all(host));
+                } catch (UnknownHostException | RuntimeException e) {
+                    mine.completeExceptionally(e);
+                } finally {
+                    this.running.remove(host, mine);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            this.running.remove(host, mine);
+            mine.completeExceptionally(e);
+        }
+        return mine;
+    }
+
     private final class NameResolver extends InetNameResolver {
         NameResolver(EventExecutor loop) {
             super(loop);
         }
 
-        /** Runs the lookup on a lookup thread; fails the promise on the loop if no answer comes in time. */
+        /** Waits for the name's lookup; fails the promise on the loop if no answer comes in time. */
         private <T> void lookUp(String host, Promise<T> promise, Function<InetAddress[], T> answer) {
             ScheduledFuture<?> deadline = executor().schedule(() -> promise.tryFailure(new UnknownHostException(
                     host + ": no answer within " + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms")), timeoutNanos,
                     TimeUnit.NANOSECONDS);
             promise.addListener(f -> deadline.cancel(false));
-            lookups.execute(() -> {
-                try {
-                    promise.trySuccess(answer.apply(lookup.all(host)));
-                } catch (UnknownHostException | RuntimeException e) {
-                    promise.tryFailure(e);
+            answerFor(host).whenComplete((all, failure) -> {
+                if (failure == null) {
+                    promise.trySuccess(answer.apply(all));
+                } else {
+                    promise.tryFailure(failure);
                 }
             });
         }

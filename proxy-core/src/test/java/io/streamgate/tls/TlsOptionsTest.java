@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.streamgate.config.ConfigException;
+import io.streamgate.config.ConfigLoader;
 import io.streamgate.testing.HttpClients;
 import io.streamgate.testing.RawClientHello;
 import io.streamgate.testing.RawHttpClient;
@@ -21,6 +23,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
@@ -52,7 +55,11 @@ class TlsOptionsTest {
     }
 
     private RunningProxy start(ServerCert cert, String extraTls, String extraServer) throws Exception {
-        return RunningProxy.start("""
+        return RunningProxy.start(yaml(cert, extraTls, extraServer));
+    }
+
+    private String yaml(ServerCert cert, String extraTls, String extraServer) {
+        return """
                 server:
                   listen: "127.0.0.1:0"
                 %s  tls:
@@ -64,7 +71,7 @@ class TlsOptionsTest {
                 routes:
                   - path_prefix: /
                     upstream: backend
-                """.formatted(extraServer, extraTls, cert.yamlItem(6), backend.url()));
+                """.formatted(extraServer, extraTls, cert.yamlItem(6), backend.url());
     }
 
     @Test
@@ -92,6 +99,34 @@ class TlsOptionsTest {
                 () -> TlsSockets.to(proxy.port()).context(trusting).sni("localhost").protocols("TLSv1.2").handshake().close());
         RawClientHello.Answer answer = RawClientHello.send(proxy.port(), RawClientHello.TLS_1_2, "localhost", RawClientHello.ECDHE_GCM);
         assertTrue(!answer.accepted(), "TLS 1.2 hello got " + answer);
+    }
+
+    @Test
+    void aConfiguredTls12SuiteListLeavesTls13On() throws Exception {
+        String suite = "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384";
+        proxy = start(certs.ecdsa("localhost"), "    protocols: [TLSv1.3, TLSv1.2]\n    ciphers: [" + suite + "]\n", "");
+        SSLContext trusting = HttpClients.sslContext(certs, null);
+        try (SSLSocket socket = TlsSockets.to(proxy.port()).context(trusting).sni("localhost").handshake();
+             RawHttpClient client = RawHttpClient.over(socket)) {
+            assertEquals("TLSv1.3", socket.getSession().getProtocol());
+            assertEquals(200, client.get("/tls13").readResponse().status());
+        }
+        try (SSLSocket socket = TlsSockets.to(proxy.port()).context(trusting).sni("localhost").protocols("TLSv1.2").handshake()) {
+            assertEquals(suite, socket.getSession().getCipherSuite(), "TLS 1.2 uses only the configured suite");
+        }
+    }
+
+    @Test
+    void aCipherSuiteTheProviderDoesNotKnowIsAConfigErrorAtItsLine() throws Exception {
+        ServerCert cert = certs.ecdsa("localhost");
+        for (String name : List.of("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA999", "ECDHE-RSA-AES128-GCM-SHA256")) {
+            String yaml = yaml(cert, "    ciphers: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, " + name + "]\n", "");
+            ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse(yaml, "tls.yaml"));
+            assertEquals(4, e.line(), e::getMessage);
+            assertEquals("server.tls.ciphers[1]", e.keyPath(), e::getMessage);
+            assertTrue(e.getMessage().contains("'" + name + "' is not a cipher suite"), e::getMessage);
+            assertEquals(name.contains("-"), e.getMessage().contains("looks like an OpenSSL name"), e::getMessage);
+        }
     }
 
     @Test

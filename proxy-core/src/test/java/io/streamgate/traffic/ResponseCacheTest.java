@@ -126,6 +126,9 @@ class ResponseCacheTest {
             headers.addAll(List.of("Set-Cookie", "session=s3cr3t"));
         } else if (uri.contains("max-age")) {
             headers.addAll(List.of("Cache-Control", "max-age=3"));
+        } else if (uri.contains("aged")) {
+            // The backend sits behind another cache that already held this answer for 50 of its 60 seconds.
+            headers.addAll(List.of("Cache-Control", "max-age=60", "Age", "50"));
         } else if (uri.contains("vary")) {
             headers.addAll(List.of("Vary", "Accept-Language"));
             text += " lang=" + exchange.headers().get("accept-language");
@@ -193,6 +196,19 @@ class ResponseCacheTest {
         clock.advance(Duration.ofSeconds(2)); // 11 s
         assertMiss(get("/short/a"));
         assertEquals(4, backendSaw());
+    }
+
+    @Test
+    void aHitCountsTheAgeTheResponseArrivedWith() throws Exception {
+        RawResponse first = assertMiss(get("/models/aged"));
+        assertEquals("50", first.header("age"), "a miss relays the backend's Age");
+        clock.advance(Duration.ofSeconds(4));
+        RawResponse hit = assertHit(get("/models/aged"), first);
+        assertEquals("54", hit.header("age"), () -> "Age is the age on arrival plus the time stored: " + hit);
+        assertEquals(1, hit.head().headers("age").size(), hit::toString);
+        clock.advance(Duration.ofSeconds(7)); // 61 s old: past max-age=60
+        assertMiss(get("/models/aged"));
+        assertEquals(2, backendSaw());
     }
 
     @Test

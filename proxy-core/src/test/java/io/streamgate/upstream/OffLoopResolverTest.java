@@ -13,6 +13,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -87,6 +88,52 @@ class OffLoopResolverTest {
         assertTrue(listenerOnLoop.get(), "the connect continues on its own loop");
         assertEquals("test-lookup", lookupThreadName.get());
         assertNotEquals(Thread.currentThread().getName(), lookupThreadName.get());
+    }
+
+    @Test
+    void connectsToANameWhoseLookupRunsWaitForItInsteadOfLookingUpAgain() throws Exception {
+        List<Future<InetSocketAddress>> waiting = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            waiting.add(resolveOnLoop("slow.test"));
+        }
+        answer.countDown();
+        for (Future<InetSocketAddress> resolved : waiting) {
+            assertEquals("10.1.2.3", resolved.get(5, TimeUnit.SECONDS).getAddress().getHostAddress());
+        }
+        assertEquals(1, lookups.get(), "twenty connects shared one lookup");
+        resolveOnLoop("slow.test").get(5, TimeUnit.SECONDS);
+        assertEquals(2, lookups.get(), "a lookup after the answer is a new one (the JVM's cache decides its cost)");
+    }
+
+    @Test
+    void aNameWithoutAnAnswerDoesNotHoldUpTheLookupsOfOtherNames() throws Exception {
+        ExecutorService twoThreads = Executors.newFixedThreadPool(2);
+        OffLoopResolver shared = new OffLoopResolver(host -> {
+            if (host.equals("silent.test")) {
+                try {
+                    answer.await(20, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return new InetAddress[] {InetAddress.getByAddress(host, new byte[] {10, 9, 9, 9})};
+        }, twoThreads, Duration.ofSeconds(10));
+        try {
+            List<Future<InetSocketAddress>> silent = new ArrayList<>();
+            for (int i = 0; i < 10; i++) {
+                silent.add(loop.submit(() -> shared.getResolver(loop)
+                        .resolve(InetSocketAddress.createUnresolved("silent.test", 80))).get(5, TimeUnit.SECONDS));
+            }
+            Future<InetSocketAddress> other = loop.submit(() -> shared.getResolver(loop)
+                    .resolve(InetSocketAddress.createUnresolved("other.test", 80))).get(5, TimeUnit.SECONDS);
+            assertEquals("10.9.9.9", other.get(5, TimeUnit.SECONDS).getAddress().getHostAddress(),
+                    "another name is answered while silent.test waits");
+            assertFalse(silent.get(0).isDone());
+        } finally {
+            answer.countDown();
+            shared.close();
+            twoThreads.shutdownNow();
+        }
     }
 
     @Test

@@ -90,7 +90,7 @@ public final class Freshness {
     }
 
     /** The Age header in seconds; 0 when absent or malformed (RFC 9111 §5.1: an invalid Age is ignored). */
-    private static long ageSeconds(HttpHeaders headers) {
+    static long ageSeconds(HttpHeaders headers) {
         String age = headers.get(HttpHeaderNames.AGE);
         return Math.max(0, CacheControl.deltaSeconds(age == null ? null : age.trim()));
     }

@@ -31,7 +31,7 @@ class MissCoalescerTest {
     private static final Duration LONG_LOCK = Duration.ofMinutes(5);
     private static final CacheKey KEY = CacheKeys.of("r", "GET", "h", "/v1/models", null, null);
     private static final CachedResponse ENTRY = new CachedResponse(200, List.of(Map.entry("a", "b")),
-            new byte[] {42}, false, 0, Long.MAX_VALUE / 2);
+            new byte[] {42}, false, 0, 0, Long.MAX_VALUE / 2);
 
     private final DefaultEventExecutor loopA = new DefaultEventExecutor();
     private final DefaultEventExecutor loopB = new DefaultEventExecutor();

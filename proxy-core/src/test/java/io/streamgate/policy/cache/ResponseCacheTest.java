@@ -27,7 +27,7 @@ class ResponseCacheTest {
 
     private CachedResponse response(int bodySize, long ttlSeconds) {
         return new CachedResponse(200, List.of(Map.entry("content-type", "application/json")),
-                new byte[bodySize], false, now, now + ttlSeconds * SECOND);
+                new byte[bodySize], false, 0, now, now + ttlSeconds * SECOND);
     }
 
     private void store(CacheKey key, CachedResponse response) {
@@ -81,7 +81,7 @@ class ResponseCacheTest {
     @Test
     void alreadyExpiredResponsesAreNotStored() {
         CacheKey k = key("r", "/p");
-        store(k, new CachedResponse(200, List.of(), new byte[10], false, now - 10 * SECOND, now));
+        store(k, new CachedResponse(200, List.of(), new byte[10], false, 0, now - 10 * SECOND, now));
         assertNull(cache.lookup(k));
         assertEquals(0, cache.entries());
     }
