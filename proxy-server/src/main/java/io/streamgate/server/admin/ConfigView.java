@@ -30,7 +30,7 @@ import org.yaml.snakeyaml.nodes.Tag;
 record ConfigView(String source, String text, String sha256, long loadedAt) {
     static final String REDACTED = "<redacted>";
     /** Keys whose values are secrets wherever they appear. */
-    private static final Set<String> SECRET_ANYWHERE = Set.of("password", "key_password", "upstream_api_key");
+    private static final Set<String> SECRET_ANYWHERE = Set.of("password", "key_password", "api_key", "upstream_api_key");
 
     static ConfigView of(Path file, long loadedAt) throws IOException {
         byte[] bytes = Files.readAllBytes(file);
@@ -71,7 +71,10 @@ record ConfigView(String source, String text, String sha256, long loadedAt) {
         }
     }
 
-    /** API keys and their hashes, the admin token, a Redis URL with credentials, and passwords of any kind. */
+    /**
+     * API keys and their hashes, the keys sent to backends (an upstream's {@code api_key}, a route's
+     * {@code upstream_api_key}), the admin token, a Redis URL with credentials, and passwords of any kind.
+     */
     private static boolean isSecret(String section, String key, String value) {
         if (isReference(value)) {
             return false;
