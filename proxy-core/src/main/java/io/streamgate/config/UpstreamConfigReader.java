@@ -20,6 +20,12 @@ import java.util.Map;
 
 /** Reads the {@code upstreams} section: endpoints, balancing, pools, health, retries, admission, backend TLS. */
 final class UpstreamConfigReader {
+    /**
+     * A request remembers the endpoints it tried as the bits of a long (a retry avoids them): a 65th endpoint would
+     * share a bit with the first, so a retry could go back to the endpoint that just failed.
+     */
+    static final int MAX_ENDPOINTS = 64;
+
     private UpstreamConfigReader() {
     }
 
@@ -49,6 +55,10 @@ final class UpstreamConfigReader {
         }
         if (endpoints.isEmpty()) {
             throw eps.error("at least one endpoint is required");
+        }
+        if (endpoints.size() > MAX_ENDPOINTS) {
+            throw eps.error(endpoints.size() + " endpoints: at most " + MAX_ENDPOINTS + " per upstream (split them into"
+                    + " several upstreams, or put a load balancer in front of them)");
         }
         long replay = sizeOr(f, "replay_buffer", 64 * 1024, 0, 64L << 20);
         UpstreamConfig.Health health = new UpstreamConfig.Health(healthCheck(f.get("health_check")),

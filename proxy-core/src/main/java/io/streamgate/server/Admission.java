@@ -106,24 +106,26 @@ final class Admission {
                 continue;
             }
             BucketLimiter bucket = limiters.bucket(rule.name());
+            // A cost beyond the debt cap is charged only the cap; settlement and give-back must start from that.
+            long n = Math.min(cost, bucket.maxCharge());
             if (!bucket.isLocal()) {
                 int at = i;
-                bucket.acquire(keys[i], cost).whenComplete((result, error) -> loop.execute(() -> {
+                bucket.acquire(keys[i], n).whenComplete((result, error) -> loop.execute(() -> {
                     if (closed) {
                         if (error == null && result >= 0) {
-                            bucket.adjust(keys[at], -cost); // the client left while we waited: give it back
+                            bucket.adjust(keys[at], -n); // the client left while we waited: give it back
                         }
                         return;
                     }
                     if (error != null) {
                         storeUnavailable(rule, error, refusal);
-                    } else if (took(at, bucket, cost, result, refusal)) {
+                    } else if (took(at, bucket, n, result, refusal)) {
                         step(at + 1, tokenPhase, cost, next, refusal);
                     }
                 }));
                 return;
             }
-            if (!took(i, bucket, cost, bucket.tryAcquire(keys[i], cost, memo), refusal)) {
+            if (!took(i, bucket, n, bucket.tryAcquire(keys[i], n, memo), refusal)) {
                 return;
             }
         }

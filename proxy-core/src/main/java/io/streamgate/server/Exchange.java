@@ -326,7 +326,7 @@ final class Exchange implements UpstreamListener {
                     declaredBody, digest, llm);
         }
         if (admission != null && admission.hasTokenRules()) {
-            long estimate = llm == null ? 0 : llm.promptTokenEstimate() + Math.max(0, llm.maxTokens());
+            long estimate = llm == null ? 0 : llm.admissionEstimate();
             admission.admitTokens(estimate, this::afterAdmitted, this::refuse);
         } else {
             afterAdmitted();
@@ -801,7 +801,9 @@ final class Exchange implements UpstreamListener {
     private void onResponseHead(HttpResponse response) {
         int status = response.status().code();
         lease.report(status < 500);
-        if (upstream.config().retries().onStatus(status) && mayRetry()) {
+        // The budget is asked before the response is dropped: a retry it refuses leaves the backend's own answer to
+        // the client, as on the last attempt, rather than a 502 of ours in its place.
+        if (upstream.config().retries().onStatus(status) && mayRetry() && lease.takeRetryBudget()) {
             // The rest of this response is dropped with its connection, which retryElsewhere closes.
             ReferenceCountUtil.release(response);
             if (!retryElsewhere("status_" + status)) {
@@ -1019,10 +1021,18 @@ final class Exchange implements UpstreamListener {
         }
         if (!responseStarted && now >= failoverDeadline) {
             failoverDeadline = Long.MAX_VALUE;
-            lease.report(false);
-            if (retryElsewhere("first_byte_failover")) {
-                rearmTimer();
-                return;
+            // Only an attempt given up on counts against its endpoint. When no retry may follow (no other endpoint,
+            // no attempt or budget left) the request waits on here, and the endpoint's answer is what counts.
+            if (mayRetry() && lease.takeRetryBudget()) {
+                lease.report(false);
+                if (retryElsewhere("first_byte_failover")) {
+                    rearmTimer();
+                    return;
+                }
+                if (!lease.holding()) {
+                    noEndpoint(); // it let go of the endpoint and found none to take: nothing is left to wait for
+                    return;
+                }
             }
         }
         if (!responseStarted && now >= firstByteDeadline) {

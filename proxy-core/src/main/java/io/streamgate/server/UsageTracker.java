@@ -23,6 +23,8 @@ final class UsageTracker {
     private JsonUsageScanner json;
     /** Whether the backend worked on the request: it answered, or the client left after it was sent. */
     private boolean worked;
+    /** The client left after the request was sent and before the response began. */
+    private boolean leftWhileWorking;
 
     /**
      * @param request  the parsed request body, or null when there was none or it was not JSON
@@ -82,15 +84,18 @@ final class UsageTracker {
 
     /**
      * The client left after the whole request was sent and before the response began: the backend was working on it
-     * (vLLM sends a non-streamed completion's head only when it is done), so it is charged as if it had answered.
+     * (vLLM sends a non-streamed completion's head only when it is done), so the estimate admission charged stays
+     * charged, completion budget included: nothing shows how much of it was generated.
      */
     void clientLeft() {
         worked = true;
+        leftWhileWorking = true;
     }
 
     /**
-     * What to charge: the reported total, else the estimate of what was consumed; 0 when the backend never worked on
-     * the request (it was never sent whole, or the backend failed before answering).
+     * What to charge: the reported total, else the estimate of what was consumed (the admission estimate when the
+     * client left before the response began); 0 when the backend never worked on the request (it was never sent
+     * whole, or the backend failed before answering).
      */
     long tokensToCharge() {
         Usage u = reported();
@@ -99,6 +104,9 @@ final class UsageTracker {
         }
         if (!worked) {
             return 0;
+        }
+        if (leftWhileWorking) {
+            return request == null ? 0 : request.admissionEstimate();
         }
         long prompt = request == null ? 0 : request.promptTokenEstimate();
         return prompt + (events == null ? 0 : events.contentEvents());

@@ -136,8 +136,11 @@ public final class EndpointHealth {
         }
         consecutiveFailures = 0;
         long base = o.baseEjection().toNanos();
-        long span = ejections >= 30 ? o.maxEjection().toNanos() : Math.min(o.maxEjection().toNanos(), base << ejections);
-        ejections++;
+        long max = o.maxEjection().toNanos();
+        // base << ejections, capped at max without computing it: a dead endpoint is ejected again and again, and
+        // the doubled span overflows a long long before the shift count reaches 64 (base 1m: the 29th ejection).
+        long span = base > max >> ejections ? max : base << ejections;
+        ejections = Math.min(ejections + 1, 62);
         ejectedUntil = now + span;
         ejected = true;
     }

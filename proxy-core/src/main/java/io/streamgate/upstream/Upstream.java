@@ -8,9 +8,11 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.function.IntConsumer;
+import java.util.function.IntPredicate;
 
 /**
  * A configured upstream at run time: its settings, the requests in flight on each endpoint, each endpoint's health,
@@ -31,7 +33,7 @@ public final class Upstream {
     private final int[] weights;
     private final AtomicIntegerArray outstanding;
     private final AtomicInteger cursor = new AtomicInteger();
-    /** ROUND_ROBIN: endpoint indexes in smooth weighted order, one full cycle. */
+    /** Endpoint indexes in smooth weighted order, one full cycle: round_robin's turns, least_outstanding's ties. */
     private final int[] schedule;
     /** CONSISTENT_HASH: the ring, or null. */
     private final HashRing ring;
@@ -42,6 +44,8 @@ public final class Upstream {
     private final AtomicInteger retrying = new AtomicInteger();
     private final SslContext ssl;
     private final ModelCatalog models;
+    /** When a look at the queue is scheduled (System.nanoTime), 0 when none is; under the lock. */
+    private long recheckAt;
     /** Set when a reload replaced this upstream; exchanges of the old snapshot may still lease from it. */
     private volatile boolean retired;
 
@@ -124,7 +128,12 @@ public final class Upstream {
         }
         synchronized (this) {
             drain();
-            return queue.isEmpty() ? pick(hashKey, tried) : ALL_BUSY; // waiters go first
+            if (queue.isEmpty()) {
+                return pick(hashKey, tried);
+            }
+            // Waiters go first; but with no endpoint available there is nothing to wait for: refused at once, as
+            // without waiters, rather than after the whole queue timeout.
+            return anyAvailable() ? ALL_BUSY : NONE_AVAILABLE;
         }
     }
 
@@ -184,19 +193,93 @@ public final class Upstream {
         }
     }
 
-    /** Hands free slots to waiters, best first, while the best one can be placed. Holds the lock. */
+    /**
+     * Hands free slots to waiters, best first, while the best one (or, past a retry that waits for an endpoint it has
+     * not tried, the next one) can be placed. Holds the lock.
+     */
     private void drain() {
         WaitQueue.Waiter w;
         while ((w = queue.peek()) != null) {
-            int untried = pick(w.hashKey, w.tried);
-            // When every endpoint it did not try went down meanwhile, one it tried, rather than the queue stalled on it.
-            int chosen = untried == NONE_AVAILABLE && w.tried != 0 ? pick(w.hashKey, 0) : untried;
-            if (chosen < 0) {
+            int chosen = place(w);
+            if (chosen >= 0) {
+                queue.poll();
+            } else if (w.tried != 0 && roomAmong(w.tried)) {
+                // The best waiter is a retry holding out for an endpoint it has not tried, while one it tried has room:
+                // that room goes to the next waiter that can use it instead of idling until the retry is placed.
+                WaitQueue.Waiter head = w;
+                int[] placed = {-1};
+                w = queue.pollFirst(x -> x != head && (placed[0] = place(x)) >= 0);
+                if (w == null) {
+                    recheckLater(head.executor);
+                    return;
+                }
+                chosen = placed[0];
+            } else {
+                recheckLater(w.executor);
                 return;
             }
-            queue.poll();
             WaitQueue.Waiter granted = w;
-            granted.executor.execute(() -> granted.grant.accept(chosen));
+            int endpoint = chosen;
+            granted.executor.execute(() -> granted.grant.accept(endpoint));
+        }
+    }
+
+    /** An endpoint for {@code w}, counted in flight, or a negative {@link #choose} answer. Holds the lock. */
+    private int place(WaitQueue.Waiter w) {
+        int untried = pick(w.hashKey, w.tried);
+        // When every endpoint it did not try went down meanwhile, one it tried, rather than the queue stalled on it.
+        return untried == NONE_AVAILABLE && w.tried != 0 ? pick(w.hashKey, 0) : untried;
+    }
+
+    /** Whether an available endpoint in {@code mask} is below max_in_flight. */
+    private boolean roomAmong(long mask) {
+        long now = System.nanoTime();
+        for (int i = 0; i < health.length; i++) {
+            if (tried(mask, i) && outstanding.get(i) < maxInFlight && health[i].available(now)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The head waiter cannot be placed now. A finishing request drains the queue, but an endpoint that is out comes
+     * back with none finishing (its ejection ends, its breaker half-opens): look again when the first of them may be
+     * back, so that waiters do not sit beside an idle endpoint until their queue timeout. Holds the lock.
+     */
+    private void recheckLater(EventExecutor executor) {
+        long now = System.nanoTime();
+        long wait = Long.MAX_VALUE;
+        for (EndpointHealth h : health) {
+            long back = h.available(now) ? 0 : h.nanosUntilBack(now);
+            if (back > 0) {
+                wait = Math.min(wait, back); // 0: in, or a half-open breaker whose trials end with a finished()
+            }
+        }
+        if (wait == Long.MAX_VALUE) {
+            return;
+        }
+        long at = now + wait;
+        if (recheckAt != 0 && recheckAt - at <= 0) {
+            return; // a look no later than this one is already scheduled
+        }
+        recheckAt = at;
+        executor.schedule(() -> {
+            synchronized (this) {
+                if (recheckAt == at) {
+                    recheckAt = 0;
+                }
+                drain();
+            }
+        }, wait, TimeUnit.NANOSECONDS);
+    }
+
+    /** An endpoint's active check put it back: waiters may have it at once. */
+    void endpointReturned() {
+        if (queue != null) {
+            synchronized (this) {
+                drain();
+            }
         }
     }
 
@@ -323,44 +406,78 @@ public final class Upstream {
     }
 
     private int roundRobin(long excluded, long now) {
+        return nextInTurn(i -> eligible(i, excluded, now));
+    }
+
+    /**
+     * Fewest in flight per unit of weight; ties (idle endpoints, most of all) in smooth weighted order, as nginx's
+     * least_conn, so weights still count when requests rarely overlap.
+     */
+    private int leastOutstanding(long excluded, long now) {
+        int best = -1;
+        int ties = 0;
+        for (int i = 0; i < weights.length; i++) {
+            if (!eligible(i, excluded, now)) {
+                continue;
+            }
+            int order = best < 0 ? -1 : compareLoad(i, best);
+            if (order < 0) {
+                best = i;
+                ties = 1;
+            } else if (order == 0) {
+                ties++;
+            }
+        }
+        if (ties <= 1) {
+            return best;
+        }
+        int least = best;
+        int c = nextInTurn(i -> eligible(i, excluded, now) && compareLoad(i, least) == 0);
+        return c >= 0 ? c : best; // counts moved meanwhile
+    }
+
+    /** outstanding[i] / weights[i] against outstanding[j] / weights[j], without division. */
+    private int compareLoad(int i, int j) {
+        return Long.compare((long) outstanding.get(i) * weights[j], (long) outstanding.get(j) * weights[i]);
+    }
+
+    /**
+     * The next endpoint in the smooth weighted cycle that {@code candidate} accepts, or -1. The turns of endpoints
+     * passed over are used up, not handed to the candidate after them: so the candidates share the cycle in
+     * proportion to their weights, whichever endpoints are out (with a, b, c of weight 1 and a down, b and c take
+     * turns rather than b taking a's turn as well as its own).
+     */
+    private int nextInTurn(IntPredicate candidate) {
         int start = cursor.getAndIncrement();
         for (int k = 0; k < schedule.length; k++) {
             int i = schedule[Math.floorMod(start + k, schedule.length)];
-            if (eligible(i, excluded, now)) {
+            if (candidate.test(i)) {
+                if (k > 0) {
+                    cursor.getAndAdd(k);
+                }
                 return i;
             }
         }
         return -1;
     }
 
-    /** Fewest in flight per unit of weight; ties go to the next in rotation, so equal endpoints share evenly. */
-    private int leastOutstanding(long excluded, long now) {
-        int n = weights.length;
-        int start = Math.floorMod(cursor.getAndIncrement(), n);
-        int best = -1;
-        for (int k = 0; k < n; k++) {
-            int i = (start + k) % n;
-            if (!eligible(i, excluded, now)) {
-                continue;
-            }
-            // outstanding[i] / weights[i] < outstanding[best] / weights[best], without division
-            if (best < 0 || (long) outstanding.get(i) * weights[best] < (long) outstanding.get(best) * weights[i]) {
-                best = i;
-            }
-        }
-        return best;
-    }
-
     /**
      * The key's endpoint on the ring, unless it already carries more than its share: load_factor times the average
-     * in flight (counting this request), scaled by weight; then the next endpoint clockwise that has room.
+     * in flight (counting this request), scaled by weight; then the next endpoint clockwise that has room. The
+     * average is over the available endpoints: one that is out takes no share, and counting its weight lowered the
+     * bound below an even load, moving sessions off their replica because an unrelated one was down.
      */
     private int boundedHash(String key, long excluded, long now) {
         long total = 1;
         int weightSum = 0;
         for (int i = 0; i < weights.length; i++) {
-            total += outstanding.get(i);
-            weightSum += weights[i];
+            if (health[i].available(now)) {
+                total += outstanding.get(i);
+                weightSum += weights[i];
+            }
+        }
+        if (weightSum == 0) {
+            return -1; // nothing is available
         }
         double perWeight = config.balance().loadFactor() * total / weightSum;
         int c = ring.first(key, i -> eligible(i, excluded, now) && outstanding.get(i) < Math.ceil(perWeight * weights[i]));

@@ -112,6 +112,9 @@ public final class UpstreamMonitor {
             boolean wasAvailable = health.state(System.nanoTime()) != EndpointHealth.State.UNHEALTHY;
             health.checked(passed, System.nanoTime());
             boolean isAvailable = health.state(System.nanoTime()) != EndpointHealth.State.UNHEALTHY;
+            if (isAvailable && !wasAvailable) {
+                upstream.endpointReturned();
+            }
             if (wasAvailable != isAvailable) {
                 String why = f.isSuccess() ? "status " + ((BackendFetch.Response) f.getNow()).status() : String.valueOf(f.cause().getMessage());
                 LOG.warn("upstream {} endpoint {} is {} (health check {}: {})", upstream.config().name(),

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -41,6 +43,31 @@ class RangeChecksTest {
         assertEquals(6, e.line(), e.getMessage());
         assertEquals("upstreams.vllm.endpoints[0]", e.keyPath(), e.getMessage());
         assertTrue(e.getMessage().contains("out of range"), e.getMessage());
+    }
+
+    @Test
+    void moreEndpointsThanARetryCanTellApartAreRefused() throws Exception {
+        ConfigException e = rejected("", endpoints(UpstreamConfigReader.MAX_ENDPOINTS + 1));
+        assertEquals(6, e.line(), e.getMessage());
+        assertEquals("upstreams.vllm.endpoints", e.keyPath(), e.getMessage());
+        assertTrue(e.getMessage().contains("at most 64 per upstream"), e.getMessage());
+        Path file = Files.writeString(dir.resolve("ok.yaml"), """
+                server:
+                  listen: "127.0.0.1:0"
+                upstreams:
+                  vllm:
+                    endpoints: ["%s"]
+                routes:
+                  - path_prefix: /v1
+                    upstream: vllm
+                """.formatted(endpoints(UpstreamConfigReader.MAX_ENDPOINTS)));
+        assertEquals(64, ConfigLoader.load(file).upstreams().get("vllm").endpoints().size());
+    }
+
+    /** Endpoint URLs joined to fill the quotes of {@code endpoints: ["%s"]}. */
+    private static String endpoints(int count) {
+        return IntStream.range(0, count).mapToObj(i -> "http://10.0.0." + i + ":8000")
+                .collect(Collectors.joining("\", \""));
     }
 
     @ParameterizedTest

@@ -210,6 +210,66 @@ class TokenBudgetTest {
     }
 
     /**
+     * Budget 100; the first request reports 90 used, so 10 are left. A max_tokens of Long.MAX_VALUE asks for far more
+     * than that and must be refused like any other request that does not fit; added to the prompt estimate it must not
+     * wrap around to a negative estimate that is then charged as a single token.
+     */
+    @Test
+    void aHugeMaxTokensDoesNotWrapTheEstimateAroundToOneToken() throws Exception {
+        start(new ChatCompletionsResponder(10, 80, 0));
+        assertEquals(200, post(CHAT, chat(false, "")).status());
+        awaitSettled();
+
+        RawResponse huge = post(CHAT, chat(false, ",\"max_tokens\":" + Long.MAX_VALUE));
+        assertError(huge, 429, "rate_limit_exceeded");
+        assertEquals(1, backend.received().size(), "a request that cannot fit the budget must not reach the backend");
+    }
+
+    /**
+     * Budget 100/m. Into a full bucket a request bigger than the budget is admitted and charged, but one charge can only
+     * put the bucket so deep into debt (about 64 minutes of refill here, 6400 tokens): a max_tokens of 100000 is
+     * charged 6400, not 100000. Settled to the 5000 tokens really used, the bucket must end 5000 in debt; refunding
+     * the difference from the uncapped estimate (95000) wipes the debt and makes every such request free.
+     */
+    @Test
+    void settlingARequestBiggerThanTheDebtCapStillChargesWhatWasUsed() throws Exception {
+        start(new ChatCompletionsResponder(5, 4995, 0));
+        RawResponse big = post(CHAT, chat(false, ",\"max_tokens\":100000"));
+        assertEquals(200, big.status(), () -> "a full bucket admits a request bigger than the burst: " + big);
+        awaitSettled();
+
+        RawResponse next = post(CHAT, chat(false, ",\"max_tokens\":10"));
+        assertError(next, 429, "rate_limit_exceeded");
+        assertEquals(1, backend.received().size(), "5000 tokens used of 100 per minute: the next request must wait");
+    }
+
+    /**
+     * As above, with max_tokens: the estimate admission charged is the prompt plus max_tokens (about 85 of 100), and it
+     * is what stays charged when the client leaves while the backend works. Settled down to the prompt alone, leaving
+     * just before the answer would still make the whole completion budget free.
+     */
+    @Test
+    void aClientThatLeavesWhileTheBackendWorksIsChargedItsWholeEstimate() throws Exception {
+        start(exchange -> {
+            String body = exchange.awaitBody(30).text();
+            if (!body.contains("HOLD")) {
+                exchange.respond(200, "application/json",
+                        "{\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1,\"total_tokens\":6}}");
+            } // else it generates until the gateway goes away
+        });
+        try (RawHttpClient client = proxy.connect()) {
+            client.post(CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"HOLD\"}],\"max_tokens\":80}",
+                    "Authorization: Bearer " + ALICE, "Content-Type: application/json");
+            Poll.until(() -> backend.received().size() == 1, 5_000, () -> "the request at the backend");
+            backend.received().get(0).awaitBody(5);
+        }
+        awaitSettled();
+        // About 45 tokens by the estimate: admitted only if the first request was settled below its estimate.
+        assertError(post(CHAT, chat(false, ",\"max_tokens\":40")), 429, "rate_limit_exceeded");
+        assertEquals(1, backend.received().size());
+    }
+
+    /**
      * The backend streams 60 content events, then keeps streaming slowly and never reports usage; the client reads
      * the 60 and leaves. The charge is then at least the prompt estimate plus 60, leaving under 40 of 100: a request
      * with max_tokens 40 is refused. Charged only the estimate, over 90 would be left.

@@ -37,6 +37,26 @@ class EndpointHealthTest {
         assertTrue(h.available(t + 30 * S + 35 * S));
     }
 
+    /**
+     * An endpoint that stays dead (no health check to take it out) is ejected again and again: every ejection lasts
+     * at least base_ejection, however many came before. With base_ejection 1m, doubling it 28 times overflowed a
+     * long, and the 29th and 30th ejections ended before they began.
+     */
+    @Test
+    void aLongRunOfEjectionsNeverOverflowsTheBackoff() {
+        EndpointHealth h = new EndpointHealth(new UpstreamConfig.Health(null,
+                new UpstreamConfig.Outlier(3, Duration.ofMinutes(1), Duration.ofHours(1)), null, Duration.ZERO));
+        long t = 0;
+        for (int ejection = 1; ejection <= 40; ejection++) {
+            fail(h, 3, t);
+            assertEquals(EndpointHealth.State.EJECTED, h.state(t), "ejection " + ejection + " did not take the endpoint out");
+            long span = Math.min(60L << Math.min(ejection - 1, 20), 3600) * S;
+            assertFalse(h.available(t + span - 1), "ejection " + ejection + " should last " + span / S + " s");
+            t += span;
+            assertTrue(h.available(t), "ejection " + ejection + " should end after " + span / S + " s");
+        }
+    }
+
     @Test
     void successResetsTheCountAndTheBackoff() {
         EndpointHealth h = health(null, Duration.ZERO);

@@ -111,6 +111,43 @@ class FirstByteFailoverTest {
                 "a request was failed over though retries are off");
     }
 
+    /**
+     * When the failover cannot retry (here: the upstream's only endpoint), the attempt is not cancelled: the request
+     * waits on, and the endpoint's answer, a 200, is what counts for its health. It used to be recorded as a failure
+     * when the failover time passed, so an endpoint answering every request, slowly, had its circuit breaker opened
+     * and then refused everything with 503.
+     */
+    @Test
+    void aSlowAnswerThatCouldNotFailOverIsNoFailureOfItsEndpoint() throws Exception {
+        TestBackend slow = closer.add(TestBackend.builder().respond(exchange -> {
+            exchange.awaitBody(30);
+            Thread.sleep(400);
+            exchange.respond(200, "text/plain", "slow " + exchange.uri());
+        }).start());
+        RunningProxy proxy = closer.add(RunningProxy.start("""
+                server:
+                  listen: "127.0.0.1:0"
+                upstreams:
+                  pool:
+                    endpoints: ["%s"]
+                    circuit_breaker: {failure_rate: 50%%, minimum_requests: 2, window: 30s, open_for: 30s}
+                routes:
+                  - path_prefix: /
+                    upstream: pool
+                    timeouts: {first_byte_failover: 100ms, first_byte: 5s}
+                """.formatted(slow.url())));
+        try (RawHttpClient client = proxy.connect()) {
+            for (int i = 0; i < 4; i++) {
+                String target = "/slow/" + i;
+                RawResponse response = client.get(target).readResponse();
+                assertEquals(200, response.status(), () -> target + ": the endpoint answers every request: " + response);
+                assertEquals("slow " + target, response.bodyText());
+            }
+        }
+        assertEquals("healthy", io.streamgate.testing.EndpointStates.state(proxy.gateway(), slow.port()),
+                "four 200s are no failures");
+    }
+
     private static io.streamgate.testing.ReceivedBody bodyAt(TestBackend backend, String uri) throws Exception {
         return backend.received().stream().filter(e -> e.uri().equals(uri)).findFirst()
                 .orElseThrow(() -> new AssertionError(uri + " never reached " + backend.url()))

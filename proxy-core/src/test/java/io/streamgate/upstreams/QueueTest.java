@@ -241,6 +241,77 @@ class QueueTest {
     }
 
     /**
+     * Alice queues five requests and gives them all up before any is served (her clients leave). Requests that were
+     * never served must not count against her turn: when she then queues one more and bob queues three right after,
+     * fair queuing serves her one in turn with bob's (she arrived first, so first), not behind all of bob's.
+     */
+    @Test
+    void requestsThatLeftTheQueueUnservedDoNotCostTheirKeyItsTurn() throws Exception {
+        proxy("{size: 20, timeout: 30s, fairness: api_key}", keys("", "", ""), "auth: required");
+        List<InFlightRequest> requests = new ArrayList<>();
+        requests.add(send("/carol/0", "Authorization: Bearer " + CAROL));
+        held.awaitArrived(1, 5_000);
+        List<InFlightRequest> abandoned = new ArrayList<>();
+        for (int i = 1; i <= 5; i++) {
+            abandoned.add(sendAndAwaitQueued("/alice/gone-" + i, "Authorization: Bearer " + ALICE));
+        }
+        for (InFlightRequest gone : abandoned) {
+            gone.close();
+        }
+        Poll.until(() -> queued() == 0, 5_000, () -> "the abandoned requests left the queue, found " + queued());
+
+        requests.add(sendAndAwaitQueued("/alice/1", "Authorization: Bearer " + ALICE));
+        for (int i = 1; i <= 3; i++) {
+            requests.add(sendAndAwaitQueued("/bob/" + i, "Authorization: Bearer " + BOB));
+        }
+        releaseAndAwait(requests);
+        List<String> order = uris();
+        assertEquals(List.of("/carol/0", "/alice/1", "/bob/1", "/bob/2", "/bob/3"), order,
+                () -> "alice's one waiting request was put behind bob's for requests she had given up: " + order);
+    }
+
+    /**
+     * Two endpoints, one request each. /b/0 holds endpoint B. /fail gets a 503 from A and its retry must wait for B
+     * (it is not sent back to the endpoint that just failed). A has room again, so /ok, arriving next, must be sent
+     * there at once rather than wait behind the retry until B frees.
+     */
+    @Test
+    void aRetryWaitingForAnotherEndpointDoesNotHoldBackWaitersThatCanUseTheFreeOne() throws Exception {
+        TestBackend a = closer.add(TestBackend.builder().respond(exchange -> {
+            if (exchange.uri().equals("/ok")) {
+                exchange.respond(200, "text/plain", "A /ok");
+            } else {
+                exchange.respond(503, "text/plain", "busy"); // /b/0 too, should it come here first: it ends up on B
+            }
+        }).start());
+        proxy = closer.add(RunningProxy.start("""
+                server:
+                  listen: "127.0.0.1:0"
+                upstreams:
+                  llm:
+                    endpoints: ["%s", "%s"]
+                    balance: least_outstanding
+                    max_in_flight: 1
+                    queue: {size: 10, timeout: 30s, fairness: fifo}
+                    retries: {on: [connect_failure, reset, 503]}
+                routes:
+                  - path_prefix: /
+                    upstream: llm
+                """.formatted(backend.url(), a.url())));
+        InFlightRequest holding = send("/b/0");
+        held.awaitArrived(1, 5_000);
+        InFlightRequest retried = sendAndAwaitQueued("/fail");
+        InFlightRequest ok = send("/ok");
+        RawResponse answer = ok.await(5_000);
+        assertEquals(200, answer.status(), answer::toString);
+        assertEquals("A /ok", answer.bodyText(), () -> "endpoint A was free: " + answer);
+        assertFalse(retried.isDone(), "the retry still waits for B");
+        held.releaseAll();
+        assertAnswered(holding);
+        assertAnswered(retried);
+    }
+
+    /**
      * Holds /alice/0 in flight, queues {@code backlog} of alice's requests, then {@code lateCount} of the other
      * key's, each known to be waiting before the next is sent. Returns them all, /alice/0 first.
      */

@@ -257,6 +257,37 @@ class RetryTest {
         assertSomeRequestFailsOnTheClosedPort(proxy, b);
     }
 
+    /**
+     * A status listed in retries.on that cannot be retried because the retry budget is spent reaches the client as
+     * the backend sent it, as it does on the last attempt (and as nginx and Envoy pass the last answer on): the
+     * gateway's own 502 took its place, losing the backend's status, body and Retry-After.
+     */
+    @Test
+    void aRetriableStatusBeyondTheBudgetReachesTheClientAsSent() throws Exception {
+        TestBackend a = backend(Responders.text(503, "a is busy"));
+        TestBackend b = backend(Responders.named("b"));
+        RunningProxy proxy = proxy("""
+                endpoints: ["%s", "%s"]
+                retries: {on: [connect_failure, reset, 503], budget: 0%%, min_retries: 0}
+                """.formatted(a.url(), b.url()));
+        int fromA = 0;
+        try (RawHttpClient client = proxy.connect()) {
+            for (int i = 0; i < 4; i++) {
+                String target = "/busy/" + i;
+                RawResponse response = client.get(target).readResponse();
+                if (response.status() == 200) {
+                    assertServedByB(response, "GET", target);
+                } else {
+                    assertEquals(503, response.status(), () -> target + ": the budget allows no retry, so a's answer: " + response);
+                    assertEquals("a is busy", response.bodyText(), () -> target + ": a's own body: " + response);
+                    fromA++;
+                }
+            }
+        }
+        assertEquals(a.received().size(), fromA, "every request a answered reached the client as a's 503, none retried");
+        assertTrue(fromA >= 1, "a never got a request");
+    }
+
     /** Without retries, a request meeting the refused port is a 502; the rest are b's. */
     private static void assertSomeRequestFailsOnTheClosedPort(RunningProxy proxy, TestBackend b) throws Exception {
         int failed = 0;

@@ -104,6 +104,16 @@ public final class LlmRequest {
         return maxTokens;
     }
 
+    /**
+     * What admission charges a token budget: the prompt estimate plus the completion budget when one was given.
+     * Saturates at {@link Long#MAX_VALUE}: {@code max_tokens} is the client's to choose, and a sum that wrapped around
+     * would turn a request that can never fit into one charged a single token.
+     */
+    public long admissionEstimate() {
+        long max = Math.max(0, maxTokens);
+        return max > Long.MAX_VALUE - promptTokenEstimate ? Long.MAX_VALUE : promptTokenEstimate + max;
+    }
+
     /** The {@code temperature} member, or NaN when absent or not a number. */
     public double temperature() {
         return temperature;

@@ -12,9 +12,9 @@ import java.util.concurrent.CompletableFuture;
  * {@code -(nanoseconds until n tokens are available)}, always {@code <= -1}.
  *
  * <p>A cost {@code n} larger than the burst could never fit, so it is admitted when the bucket is full, charging
- * all {@code n} (the bucket goes into debt and later requests wait for it to be paid back); while the bucket is
- * not full it is refused with the wait until it is full again. One huge request is thus never locked out, and
- * over time it still pays its full cost. {@code n == 0} takes nothing and is refused only while in debt.
+ * {@code n} up to {@link #maxCharge()} (the bucket goes into debt and later requests wait for it to be paid back);
+ * while the bucket is not full it is refused with the wait until it is full again. One huge request is thus never
+ * locked out, and over time it still pays its cost. {@code n == 0} takes nothing and is refused only while in debt.
  */
 public interface BucketLimiter {
     RateLimitConfig config();
@@ -37,6 +37,13 @@ public interface BucketLimiter {
     default long tryAcquire(String key, long n, BucketMemo memo) {
         return tryAcquire(key, n);
     }
+
+    /**
+     * The most tokens one acquire takes: a larger cost (admitted into a full bucket) is charged only this much, the
+     * debt cap. A caller that later settles the charge against real usage must settle from this, not from the cost it
+     * asked for, or the refund would exceed what was taken.
+     */
+    long maxCharge();
 
     /** The burst as text, for the RateLimit-Limit header on every response of a limited route. */
     default String burstText() {

@@ -117,6 +117,11 @@ final class LocalBucketLimiter implements BucketLimiter {
     }
 
     @Override
+    public long maxCharge() {
+        return maxAheadUnits / intervalUnits; // costUnits(n) is exactly n intervals up to here
+    }
+
+    @Override
     public String burstText() {
         return burstText;
     }

@@ -48,6 +48,12 @@ final class RedisBucketLimiter implements BucketLimiter {
         return false;
     }
 
+    /** The script caps a charge at the same debt as the local buckets (max ahead, passed to it). */
+    @Override
+    public long maxCharge() {
+        return fallback.maxCharge();
+    }
+
     @Override
     public long tryAcquire(String key, long n) {
         throw new UnsupportedOperationException("rate limit '" + config.name() + "' is kept in Redis: use acquire");
