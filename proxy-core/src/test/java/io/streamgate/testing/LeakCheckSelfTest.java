@@ -1,5 +1,6 @@
 package io.streamgate.testing;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.buffer.ByteBuf;
@@ -32,6 +33,22 @@ class LeakCheckSelfTest {
         // Whatever happens, this class must not fail the leak check for the leak it made on purpose.
         LeakRecorder.clear();
         assertTrue(!matching.isEmpty(), "the deliberately leaked buffer was never reported");
+    }
+
+    @Test
+    void onlyAReceiveBufferThatNeverReachedAPipelineIsLeftToTheTransport() {
+        String created = """
+                Created at:
+                	io.netty.buffer.AdaptiveByteBufAllocator.newDirectBuffer(AdaptiveByteBufAllocator.java:67)
+                	io.netty.channel.uring.IoUringRecvByteAllocatorHandle.allocate(IoUringRecvByteAllocatorHandle.java:57)
+                	io.netty.channel.uring.AbstractIoUringStreamChannel$IoUringStreamUnsafe.scheduleRead0(AbstractIoUringStreamChannel.java:444)
+                """;
+        assertTrue(LeakRecorder.transportOwned("\nRecent access records: \n" + created));
+        String delivered = "\nRecent access records: \n#1:\n\tHint: 'DefaultChannelPipeline$HeadContext#0' will handle the"
+                + " message from this point.\n\tio.netty.channel.DefaultChannelPipeline.touch(DefaultChannelPipeline.java:116)\n";
+        assertFalse(LeakRecorder.transportOwned(delivered + created), "a buffer a pipeline saw is ours to release");
+        assertFalse(LeakRecorder.transportOwned("\nRecent access records: \nCreated at:\n\tio.netty.buffer.Unpooled.buffer\n"),
+                "any other untouched buffer still counts");
     }
 
     /** A separate method so no live reference to the buffer survives on this test's stack frame. */
