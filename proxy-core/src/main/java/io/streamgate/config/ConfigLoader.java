@@ -38,6 +38,11 @@ public final class ConfigLoader {
     static final Duration DEFAULT_FIRST_BYTE = Duration.ofMinutes(10);
     static final Duration DEFAULT_IDLE = Duration.ofMinutes(5);
     static final int DEFAULT_ADMIN_PORT = 9901;
+    /**
+     * The largest config file, in code points (SnakeYAML's default is 3 MiB). Whatever else parses the file (the admin
+     * listener's redacted view) must allow as much, or a file this loader accepted would fail there.
+     */
+    public static final int MAX_CODE_POINTS = 4 * 1024 * 1024;
 
     private final String source;
     private final EnvSubstitution env;
@@ -70,7 +75,7 @@ public final class ConfigLoader {
         LoaderOptions options = new LoaderOptions();
         options.setAllowDuplicateKeys(false);
         options.setMaxAliasesForCollections(10);
-        options.setCodePointLimit(4 * 1024 * 1024);
+        options.setCodePointLimit(MAX_CODE_POINTS);
         Node root;
         try {
             root = new Yaml(options).compose(new StringReader(yaml));

@@ -153,7 +153,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             current.onRequestInput(msg);
         } else if (msg instanceof RejectedRequest) {
             RejectedRequest r = (RejectedRequest) msg;
-            respondLocal(r.error(), r.message(), RequestIds.generate(), null, true);
+            respondUnread(r.error(), r.message(), headStarted >= 0 ? headStarted : System.nanoTime());
         } else if (msg instanceof HttpRequest) {
             discardUntilLast = false;
             onRequest((HttpRequest) msg);
@@ -355,9 +355,23 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         return HopByHopHeaders.chunked(req) || HttpUtil.getContentLength(req, 0L) > 0;
     }
 
-    /** A refusal answered by the gateway itself for a request that never got an exchange. */
-    private void respondLocal(ProxyError error, String message, String requestId, HttpRequest req, boolean close) {
-        respondLocal(error, message, requestId, req, null, close, List.of());
+    /**
+     * A refusal of a request whose head could not be read (malformed, too large, too slow): it is answered, logged and
+     * counted like every other answer, with what is known of it (the client and the time, not its method or target).
+     */
+    private void respondUnread(ProxyError error, String message, long startNanos) {
+        String requestId = RequestIds.generate();
+        ExchangeRecord r = new ExchangeRecord();
+        r.requestId = requestId;
+        // The PROXY header's client when there was one; no X-Forwarded-For could be read.
+        InetAddress proxied = ConnectionInfo.connection(ctx.channel()).attr(ConnectionInfo.PROXIED_CLIENT).get();
+        r.clientIp = proxied != null ? NetUtil.toAddressString(proxied) : socketPeerText;
+        r.protocol = http2 ? "HTTP/2.0" : null;
+        r.clientCert = ConnectionInfo.connection(ctx.channel()).attr(ConnectionInfo.CLIENT_CERT_SUBJECT).get();
+        long now = System.nanoTime();
+        r.startEpochMillis = System.currentTimeMillis() - (now - startNanos) / 1_000_000;
+        r.durationNanos = startNanos; // finishLocal turns the start into the duration
+        respondLocal(error, message, requestId, null, r, true, List.of());
     }
 
     private void respondLocal(ProxyError error, String message, String requestId, HttpRequest req, ExchangeRecord record,
@@ -455,8 +469,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         if (headStarted >= 0) {
             long headDeadline = headStarted + gateway.snapshot().config().server().limits().requestHeaderTimeout().toNanos();
             if (now - headDeadline >= 0) {
-                respondLocal(ProxyError.REQUEST_TIMEOUT, "the request headers did not arrive in time", RequestIds.generate(),
-                        null, true);
+                respondUnread(ProxyError.REQUEST_TIMEOUT, "the request headers did not arrive in time", headStarted);
                 return;
             }
             timer.wakeAt(headDeadline);

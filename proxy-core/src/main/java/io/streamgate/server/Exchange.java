@@ -445,6 +445,8 @@ final class Exchange implements UpstreamListener {
                 .set(HttpHeaderNames.AGE, entry.ageSeconds(now))
                 .set("x-cache", "HIT")
                 .set(RequestIds.HEADER, requestId);
+        // Replayed as a complete event stream: logged and timed as one (ttft_ms, stream duration).
+        record.eventStream = entry.eventStream();
         respondHere(response, keepAlive);
     }
 
@@ -825,6 +827,18 @@ final class Exchange implements UpstreamListener {
         HopByHopHeaders.strip(h);
         int code = response.status().code();
         boolean bodiless = headRequest || code == 204 || code == 304;
+        String type = h.get(HttpHeaderNames.CONTENT_TYPE);
+        eventStream = type != null && AsciiString.regionMatches(type, true, 0, EVENT_STREAM, 0, EVENT_STREAM.length());
+        String encoding = h.get(HttpHeaderNames.CONTENT_ENCODING);
+        boolean encoded = encoding != null && !encoding.equalsIgnoreCase("identity");
+        plainEvents = eventStream && !encoded;
+        if (!bodiless && framedByLength && plainEvents
+                && (!route.sseHeartbeat().isZero() || usage != null && usage.removesUsageEvent())) {
+            // Heartbeats add bytes to the stream and the usage filter takes an event out: the backend's length would
+            // no longer match what the client gets, so the body is re-framed (chunked, or up to the close).
+            h.remove(HttpHeaderNames.CONTENT_LENGTH);
+            framedByLength = false;
+        }
         if (!bodiless && !framedByLength) {
             if (clientHttp11) {
                 h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
@@ -840,8 +854,6 @@ final class Exchange implements UpstreamListener {
         } else if (!clientHttp11) {
             h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
         }
-        String type = h.get(HttpHeaderNames.CONTENT_TYPE);
-        eventStream = type != null && AsciiString.regionMatches(type, true, 0, EVENT_STREAM, 0, EVENT_STREAM.length());
         record.eventStream = eventStream;
         if (eventStream) {
             gateway.streamStarted();
@@ -849,9 +861,6 @@ final class Exchange implements UpstreamListener {
         if (cache != null) {
             cache.onResponseHead(response, eventStream); // before our own headers, which are not part of the entry
         }
-        String encoding = h.get(HttpHeaderNames.CONTENT_ENCODING);
-        boolean encoded = encoding != null && !encoding.equalsIgnoreCase("identity");
-        plainEvents = eventStream && !encoded;
         if (usage != null) {
             usage.onResponseHead(eventStream, encoded);
         }

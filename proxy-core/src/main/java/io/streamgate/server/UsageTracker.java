@@ -51,6 +51,14 @@ final class UsageTracker {
         }
     }
 
+    /**
+     * Whether the usage-only event is taken out of a plain (not encoded) event stream: the gateway asked for it on the
+     * client's behalf. Known before the response arrives.
+     */
+    boolean removesUsageEvent() {
+        return injected;
+    }
+
     /** Whether body pieces must go through {@link #filter}: event streams, whose usage chunk may be removed. */
     boolean filtersBody() {
         return events != null;

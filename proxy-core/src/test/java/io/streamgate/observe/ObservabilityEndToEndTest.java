@@ -102,6 +102,49 @@ class ObservabilityEndToEndTest {
         }
     }
 
+    /**
+     * Requests the gateway refuses before it could read them whole (a smuggling attempt with both Content-Length and
+     * Transfer-Encoding, a request line too long for the limit) are answered with 400 and 414 like every other error,
+     * and, as the errors section says of every answer, get an access log line and count in streamgate_requests_total:
+     * they got neither, so an attack was invisible in the log and the metrics.
+     */
+    @Test
+    void requestsRefusedBeforeTheyWereReadAreLoggedAndCounted() throws Exception {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        try (TestBackend backend = TestBackend.answering("ok");
+             RunningProxy proxy = RunningProxy.start("""
+                     server:
+                       listen: "127.0.0.1:0"
+                     upstreams:
+                       llm:
+                         endpoints: ["%s"]
+                     routes:
+                       - path_prefix: /
+                         upstream: llm
+                     """.formatted(backend.url()), new Streamgate.Options(registry, NanoClock.SYSTEM));
+             AccessLogCapture log = AccessLogCapture.capture()) {
+            try (RawHttpClient client = proxy.connect()) {
+                client.send("POST /smuggle HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        + "0\r\n\r\nGET /admin HTTP/1.1\r\nHost: a\r\n\r\n");
+                assertEquals(400, client.readResponse().status());
+            }
+            try (RawHttpClient client = proxy.connect()) {
+                client.send("GET /" + "a".repeat(20_000) + " HTTP/1.1\r\nHost: a\r\n\r\n");
+                assertEquals(414, client.readResponse().status());
+            }
+            assertNotNull(log.awaitLine(l -> l.contains("\" 400 "), 2_000), () -> "no access log line for the 400: " + log.lines());
+            assertNotNull(log.awaitLine(l -> l.contains("\" 414 "), 2_000), () -> "no access log line for the 414: " + log.lines());
+            assertEquals(1.0, requests(registry, "400"), "streamgate.requests{status=400}");
+            assertEquals(1.0, requests(registry, "414"), "streamgate.requests{status=414}");
+            assertEquals(0, backend.received().size());
+        }
+    }
+
+    private static double requests(SimpleMeterRegistry registry, String status) {
+        var counter = registry.find("streamgate.requests").tag("status", status).counter();
+        return counter == null ? 0 : counter.count();
+    }
+
     /** A flat JSON object's fields (numbers as Long or Double, null as null). */
     private static Map<String, Object> parse(String line) throws IOException {
         Map<String, Object> out = new HashMap<>();

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.streamgate.testing.AccessLogCapture;
 import io.streamgate.testing.Closer;
 import io.streamgate.testing.RawBackend;
 import io.streamgate.testing.RawHttpClient;
@@ -158,6 +159,51 @@ class EventStreamEdgeTest {
     }
 
     /**
+     * A backend (a buffering proxy, another gateway's cache) that frames its event stream with Content-Length, on a
+     * metered route that injected include_usage: removing the usage-only event makes the body shorter than the length
+     * relayed with it, so the client waited for bytes that never came (or took the next response's for them).
+     */
+    @Test
+    void removingTheUsageChunkFromALengthFramedStreamKeepsTheFramingRight() throws Exception {
+        RawBackend backend = closer.add(new RawBackend((req, out) -> {
+            byte[] events = (CONTENT + (req.body().contains("\"include_usage\":true") ? USAGE : "") + DONE)
+                    .getBytes(StandardCharsets.UTF_8);
+            startResponse(out, "Content-Length: " + events.length + "\r\n");
+            out.write(events);
+            out.flush();
+        }));
+        RunningProxy proxy = proxy(backend, "tokens: { meter: true }");
+        RawResponse response = postChat(proxy, "Connection: close");
+        assertEquals(200, response.status(), response::toString);
+        assertTrue(backend.received().get(0).body().contains("include_usage"), "the gateway injected include_usage");
+        assertTrue(response.complete(), () -> "the body ended before its framing said it would: Content-Length "
+                + response.header("content-length") + ", " + response.body().length + " bytes: " + response.bodyText());
+        assertEquals(CONTENT + DONE, response.bodyText());
+    }
+
+    /** The same with sse_heartbeat: a heartbeat added to a length-framed stream pushed its last bytes past the length. */
+    @Test
+    void aHeartbeatIntoALengthFramedStreamKeepsTheFramingRight() throws Exception {
+        RawBackend backend = closer.add(new RawBackend((req, out) -> {
+            byte[] events = (CONTENT + DONE).getBytes(StandardCharsets.UTF_8);
+            startResponse(out, "Content-Length: " + events.length + "\r\n");
+            out.write(events, 0, CONTENT.length());
+            out.flush();
+            Thread.sleep(1_000); // quiet: heartbeats are due
+            out.write(events, CONTENT.length(), events.length - CONTENT.length());
+            out.flush();
+        }));
+        RunningProxy proxy = proxy(backend, "sse_heartbeat: 200ms");
+        RawResponse response = postChat(proxy, "Connection: close");
+        assertEquals(200, response.status(), response::toString);
+        String body = response.bodyText();
+        assertTrue(body.startsWith(CONTENT + ":\n\n"), () -> "no heartbeat after the first event: " + body.replace("\n", "\\n"));
+        assertEquals(CONTENT + DONE, body.replace(":\n\n", ""), () -> "Content-Length " + response.header("content-length")
+                + " cut the stream: " + body.replace("\n", "\\n"));
+        assertTrue(response.complete(), response::toString);
+    }
+
+    /**
      * A close-delimited event stream (no Content-Length, no chunking) whose backend dies inside an event: the client
      * gets what came, but the truncated stream is not stored to be replayed as a complete response.
      */
@@ -174,6 +220,29 @@ class EventStreamEdgeTest {
         RawResponse second = postChat(proxy);
         assertNotEquals("HIT", second.header("x-cache"), () -> "a stream cut inside an event was replayed: " + second);
         assertEquals(2, backend.received().size());
+    }
+
+    /**
+     * A cache hit of an event stream is "replayed as a complete event stream": its access log line carries ttft_ms, as
+     * every event stream's does (it had none, so cached answers dropped out of time-to-first-token figures).
+     */
+    @Test
+    void aCachedEventStreamIsLoggedAsAnEventStream() throws Exception {
+        RawBackend backend = closer.add(new RawBackend((req, out) -> {
+            startResponse(out, "");
+            out.write((CONTENT + DONE).getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+        }));
+        RunningProxy proxy = proxy(backend, "cache: { post: always, streamed: true }");
+        try (AccessLogCapture log = AccessLogCapture.capture()) {
+            assertEquals(200, postChat(proxy).status());
+            RawResponse hit = postChat(proxy);
+            assertEquals("HIT", hit.header("x-cache"), hit::toString);
+            String miss = log.awaitLine(l -> l.contains("cache=MISS"), 2_000);
+            assertTrue(miss != null && miss.contains(" ttft_ms="), () -> "the fetched stream: " + miss);
+            String line = log.awaitLine(l -> l.contains("cache=HIT"), 2_000);
+            assertTrue(line != null && line.contains(" ttft_ms="), () -> "no ttft_ms for the replayed event stream: " + line);
+        }
     }
 
     /** The same stream ended at an event boundary is a whole response and is cached. */

@@ -70,9 +70,14 @@ public final class ConfigReloader implements AutoCloseable {
     /** Also reload whenever the file's content changes, checked every {@code period}. */
     public void watch(Duration period) {
         thread.scheduleWithFixedDelay(() -> {
-            String hash = hashOrNull();
-            if (hash != null && !hash.equals(seenHash)) {
-                reloadNow("file change");
+            try {
+                String hash = hashOrNull();
+                if (hash != null && !hash.equals(seenHash)) {
+                    reloadNow("file change");
+                }
+            } catch (RuntimeException e) {
+                // An exception ending this task would cancel the periodic watch for good, without a word.
+                LOG.error("the config file watch failed on {}; it keeps watching", file, e);
             }
         }, period.toMillis(), period.toMillis(), TimeUnit.MILLISECONDS);
     }

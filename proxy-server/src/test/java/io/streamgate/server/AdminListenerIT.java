@@ -291,6 +291,29 @@ class AdminListenerIT {
         g.process().terminateAndAssertCleanExit(EXIT_LIMIT);
     }
 
+    /**
+     * HTTP/1.1 answers pipelined requests in the order they came (RFC 9112 §9.3.2), also when the first one is /readyz,
+     * whose answer waits for a connect to the upstream.
+     */
+    @Test
+    void pipelinedRequestsAreAnsweredInOrder() throws Exception {
+        Gateway g = start("gateway", true, true);
+        awaitAdmin(g);
+        try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), g.adminPort())) {
+            socket.setSoTimeout(10_000);
+            OutputStream out = socket.getOutputStream();
+            out.write(("GET /readyz HTTP/1.1\r\nHost: admin\r\n\r\n"
+                    + "GET /healthz HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            String replies = new String(socket.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+            int ready = replies.indexOf("{\"ready\":true");
+            int health = replies.indexOf("{\"status\":\"ok\"}");
+            assertTrue(ready >= 0 && health > ready, () -> "expected the /readyz answer, then the /healthz one:\n" + replies);
+        }
+
+        g.process().terminateAndAssertCleanExit(EXIT_LIMIT);
+    }
+
     @Test
     void adminOffOpensNoAdminListener() throws Exception {
         Gateway g = start("gateway", false, true);

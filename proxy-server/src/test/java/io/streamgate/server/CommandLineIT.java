@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -82,6 +84,32 @@ class CommandLineIT {
 
             assertEquals(1, result.exitCode(), result.stdout() + result.stderr());
             assertTrue(result.stderr().startsWith("streamgate: cannot start: "), result.stderr());
+        }
+    }
+
+    /** What --check accepts, the gateway runs: a file of 3.5 MiB (the loader allows 4 MiB), mostly comments. */
+    @Test
+    void aLargeFileThatCheckAcceptsAlsoStarts() throws Exception {
+        int port = FreePort.find();
+        int adminPort = FreePort.find();
+        Path large = Files.writeString(dir.resolve("large.yaml"), ReloadIT.largeComment() + String.join("\n",
+                "server:",
+                "  listen: \"127.0.0.1:" + port + "\"",
+                "admin:",
+                "  listen: \"127.0.0.1:" + adminPort + "\"",
+                "upstreams:",
+                "  vllm:",
+                "    endpoints: [\"http://127.0.0.1:9\"]",
+                "routes:",
+                "  - path_prefix: /",
+                "    upstream: vllm",
+                ""));
+        JarProcess.Result check = JarProcess.run(dir, "--check", "--config", large.toString());
+        assertEquals(0, check.exitCode(), check.stderr());
+
+        try (JarProcess gateway = JarProcess.start(dir.resolve("large.log"), "--config", large.toString())) {
+            gateway.awaitReady(URI.create("http://127.0.0.1:" + adminPort + "/healthz"), Duration.ofSeconds(60));
+            gateway.terminateAndAssertCleanExit(Duration.ofSeconds(25));
         }
     }
 

@@ -153,6 +153,46 @@ class ReloadIT {
     }
 
     /**
+     * A file the loader accepts is taken whole by every part of a reload. 3.5 MiB (the loader allows 4 MiB; here mostly
+     * comments, as a generated file may carry) is applied by the file watch and by POST /admin/reload, and the file
+     * watch still notices the next change.
+     */
+    @Test
+    void aLargeConfigIsAppliedAndTheFileWatchKeepsWatching() throws Exception {
+        String largeText = largeComment() + configText(route("/v2", "/v1"));
+        replaceConfig(largeText);
+        Poll.until(() -> gateway.log().contains("reload (file change) applied"), RELOAD_WAIT_MS,
+                () -> "the file watch did not apply the 3.5 MiB file:\n" + gateway.log());
+        HttpResponse<String> moved = post("/v2/chat/completions", PLAIN_REQUEST);
+        assertEquals(200, moved.statusCode(), moved::body);
+        assertEquals(List.of(sha256(largeText)), configInfoHashes(get(admin("/metrics")).body()));
+
+        HttpResponse<String> again = http.send(HttpRequest.newBuilder(admin("/admin/reload"))
+                .timeout(Duration.ofSeconds(10)).POST(HttpRequest.BodyPublishers.noBody()).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, again.statusCode(), again::body);
+        assertEquals(true, assertInstanceOf(Map.class, Json.parse(again.body()), again.body()).get("applied"), again.body());
+
+        String smallText = configText(route("/v1", null) + route("/v3", "/v1"));
+        replaceConfig(smallText);
+        Poll.until(() -> gateway.log().split("reload \\(file change\\) applied", -1).length - 1 == 2, RELOAD_WAIT_MS,
+                () -> "the file watch stopped after the large file:\n" + gateway.log());
+        HttpResponse<String> added = post("/v3/chat/completions", PLAIN_REQUEST);
+        assertEquals(200, added.statusCode(), added::body);
+        assertEquals(List.of(sha256(smallText)), configInfoHashes(get(admin("/metrics")).body()));
+
+        gateway.terminateAndAssertCleanExit(EXIT_LIMIT);
+    }
+
+    /**
+     * 3.5 MiB of comment lines, for the head of a file: below the 4 MiB a config file may have, above SnakeYAML's
+     * default limit of 3 MiB (which counts comments before the last token, not after it).
+     */
+    static String largeComment() {
+        return ("# " + "x".repeat(97) + "\n").repeat(36_700);
+    }
+
+    /**
      * Starts a stream every {@link #STREAM_SPACING_MS} until the log shows {@code logLine}; returns when the test saw
      * it (System.nanoTime). The file watch may take up to 2 s and an answer lasts ~1.3 s, so overlapping streams
      * make sure some are mid-answer whenever the reload lands.

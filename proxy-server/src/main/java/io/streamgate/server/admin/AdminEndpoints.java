@@ -40,8 +40,10 @@ public final class AdminEndpoints {
     public void configReloaded() {
         try {
             config = ConfigView.of(configFile, System.currentTimeMillis());
-        } catch (java.io.IOException e) {
-            // The file was read a moment ago by the reload; keep the old view rather than fail the reload.
+        } catch (java.io.IOException | RuntimeException e) {
+            // The file was read a moment ago by the reload, which has taken effect; it may have changed since (an
+            // editor half-way through writing it, which SnakeYAML refuses). Keep the old view rather than fail the
+            // reload: the next change reloads and replaces it.
         }
     }
 

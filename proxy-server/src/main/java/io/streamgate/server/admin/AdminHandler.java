@@ -23,6 +23,7 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -38,6 +39,13 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     private final AdminEndpoints endpoints;
     private final byte[] token;
+    /**
+     * Requests pipelined behind one whose answer is still being worked out off this call ({@code /readyz} waits for
+     * its probes, {@code /admin/reload} for the reload thread). HTTP/1.1 answers in request order, so they wait here
+     * and reading stops until that answer is written. Only touched on the channel's event loop.
+     */
+    private final ArrayDeque<FullHttpRequest> waiting = new ArrayDeque<>();
+    private boolean answerPending;
 
     AdminHandler(AdminEndpoints endpoints, String token) {
         this.endpoints = endpoints;
@@ -46,6 +54,20 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) throws IOException {
+        if (answerPending) {
+            waiting.add(req.retain()); // decoded from the same read as the request being answered
+            return;
+        }
+        answer(ctx, req);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        releaseWaiting();
+        ctx.fireChannelInactive();
+    }
+
+    private void answer(ChannelHandlerContext ctx, FullHttpRequest req) throws IOException {
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         if (!req.decoderResult().isSuccess()) {
             send(ctx, false, HttpResponseStatus.BAD_REQUEST, error("malformed request"));
@@ -119,6 +141,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             send(ctx, keepAlive, HttpResponseStatus.SERVICE_UNAVAILABLE, "{\"ready\":false,\"reason\":\"draining\"}");
             return;
         }
+        awaitAnswer(ctx);
         endpoints.probeUpstreams().whenComplete((result, error) -> ctx.executor().execute(() -> {
             try {
                 boolean ready = error == null && result.everyUpstreamHasAnEndpointUp();
@@ -142,7 +165,10 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                 send(ctx, keepAlive, ready ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE, out.toString());
             } catch (IOException e) {
                 send(ctx, false, HttpResponseStatus.INTERNAL_SERVER_ERROR, error(e.toString()));
+                answered(ctx, false);
+                return;
             }
+            answered(ctx, keepAlive);
         }));
     }
 
@@ -152,6 +178,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             send(ctx, keepAlive, HttpResponseStatus.SERVICE_UNAVAILABLE, error("reloading is not available"));
             return;
         }
+        awaitAnswer(ctx);
         reloader.reload("admin").whenComplete((outcome, failure) -> ctx.executor().execute(() -> {
             StringWriter out = new StringWriter();
             try (JsonGenerator g = JSON.createGenerator(out)) {
@@ -177,7 +204,52 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             }
             boolean ok = failure == null && outcome.applied();
             send(ctx, keepAlive, ok ? HttpResponseStatus.OK : HttpResponseStatus.UNPROCESSABLE_ENTITY, out.toString());
+            answered(ctx, keepAlive);
         }));
+    }
+
+    /** The answer to the current request comes later: hold back the requests behind it. */
+    private void awaitAnswer(ChannelHandlerContext ctx) {
+        answerPending = true;
+        ctx.channel().config().setAutoRead(false);
+    }
+
+    /**
+     * The pending answer is written: answer what was pipelined behind it, in order, and read on. After an answer that
+     * closes the connection nothing more is answered.
+     */
+    private void answered(ChannelHandlerContext ctx, boolean keepAlive) {
+        answerPending = false;
+        if (!keepAlive) {
+            releaseWaiting();
+            return;
+        }
+        FullHttpRequest next;
+        while (!answerPending && (next = waiting.poll()) != null) {
+            boolean more = HttpUtil.isKeepAlive(next);
+            try {
+                answer(ctx, next);
+            } catch (IOException e) {
+                exceptionCaught(ctx, e); // as when channelRead0 throws
+                return;
+            } finally {
+                next.release();
+            }
+            if (!more) {
+                releaseWaiting(); // that answer closes the connection
+                return;
+            }
+        }
+        if (!answerPending) {
+            ctx.channel().config().setAutoRead(true);
+        }
+    }
+
+    private void releaseWaiting() {
+        FullHttpRequest request;
+        while ((request = waiting.poll()) != null) {
+            request.release();
+        }
     }
 
     private static String configJson(ConfigView view) throws IOException {

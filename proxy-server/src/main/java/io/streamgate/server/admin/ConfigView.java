@@ -6,6 +6,7 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import io.streamgate.config.ConfigLoader;
 import io.streamgate.server.ConfigReloader;
 import java.util.Set;
 import org.yaml.snakeyaml.DumperOptions;
@@ -35,7 +36,11 @@ record ConfigView(String source, String text, String sha256, long loadedAt) {
     static ConfigView of(Path file, long loadedAt) throws IOException {
         byte[] bytes = Files.readAllBytes(file);
         String yaml = new String(bytes, StandardCharsets.UTF_8);
-        Node root = new Yaml(new LoaderOptions()).compose(new StringReader(yaml));
+        // The loader's size limit, not SnakeYAML's smaller default: a file the gateway runs must have a view, or the
+        // gateway would not start with it (and a reload to it would fail after it took effect).
+        LoaderOptions limits = new LoaderOptions();
+        limits.setCodePointLimit(ConfigLoader.MAX_CODE_POINTS);
+        Node root = new Yaml(limits).compose(new StringReader(yaml));
         if (root instanceof MappingNode top) {
             for (NodeTuple section : top.getValue()) {
                 if (section.getKeyNode() instanceof ScalarNode name) {
