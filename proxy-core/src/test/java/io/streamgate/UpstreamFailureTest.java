@@ -9,12 +9,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.streamgate.testing.BodyStream;
 import io.streamgate.testing.RawHttpClient;
 import io.streamgate.testing.RawResponse;
+import io.streamgate.testing.RefusingPort;
 import io.streamgate.testing.ResponseHead;
 import io.streamgate.testing.Responders;
 import io.streamgate.testing.RunningProxy;
 import io.streamgate.testing.TestBackend;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -40,11 +39,12 @@ class UpstreamFailureTest {
 
     @Test
     void backendNotListeningGives502() throws Exception {
-        int closedPort;
-        try (ServerSocket probe = new ServerSocket()) {
-            probe.bind(new InetSocketAddress("127.0.0.1", 0));
-            closedPort = probe.getLocalPort();
+        try (RefusingPort refusing = RefusingPort.open()) {
+            backendNotListeningGives502(refusing.port());
         }
+    }
+
+    private void backendNotListeningGives502(int closedPort) throws Exception {
         proxy = RunningProxy.start("""
                 server:
                   listen: "127.0.0.1:0"

@@ -12,11 +12,11 @@ import io.streamgate.Streamgate;
 import io.streamgate.policy.ratelimit.NanoClock;
 import io.streamgate.testing.AccessLogCapture;
 import io.streamgate.testing.RawHttpClient;
+import io.streamgate.testing.RefusingPort;
 import io.streamgate.testing.Responders;
 import io.streamgate.testing.RunningProxy;
 import io.streamgate.testing.TestBackend;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -67,12 +67,9 @@ class ObservabilityEndToEndTest {
 
     @Test
     void endpointHealthFollowsConnectOutcomes() throws Exception {
-        int closedPort;
-        try (ServerSocket s = new ServerSocket(0)) {
-            closedPort = s.getLocalPort(); // nothing listens once closed: connecting is refused
-        }
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
-        try (TestBackend backend = TestBackend.answering("ok");
+        try (RefusingPort refusing = RefusingPort.open();
+             TestBackend backend = TestBackend.answering("ok");
              RunningProxy proxy = RunningProxy.start("""
                      server:
                        listen: "127.0.0.1:0"
@@ -86,14 +83,14 @@ class ObservabilityEndToEndTest {
                          upstream: down
                        - path_prefix: /
                          upstream: good
-                     """.formatted(closedPort, backend.url()), new Streamgate.Options(registry, NanoClock.SYSTEM))) {
+                     """.formatted(refusing.port(), backend.url()), new Streamgate.Options(registry, NanoClock.SYSTEM))) {
             try (RawHttpClient client = proxy.connect()) {
                 assertEquals(502, client.get("/down").readResponse().status());
             }
             try (RawHttpClient client = proxy.connect()) {
                 assertEquals(200, client.get("/up").readResponse().status());
             }
-            String down = "http://127.0.0.1:" + closedPort;
+            String down = refusing.url();
             assertEquals(0.0, registry.get("streamgate.upstream.up").tag("endpoint", down).gauge().value());
             assertEquals(1.0, registry.get("streamgate.upstream.connect.failures").tag("endpoint", down).functionCounter().count());
             assertEquals(1.0, registry.get("streamgate.upstream.up").tag("endpoint", backend.url()).gauge().value());

@@ -33,6 +33,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.util.concurrent.Future;
+import io.streamgate.testing.RefusingPort;
 import io.streamgate.testing.TestCertificates;
 import io.streamgate.testing.TestCertificates.ServerCert;
 import io.streamgate.testing.UnacceptingEndpoint;
@@ -126,11 +127,9 @@ class BackendFetchTest {
 
     @Test
     void aRefusedConnectionFails() throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
-            port = s.getLocalPort();
+        try (RefusingPort refusing = RefusingPort.open()) {
+            assertInstanceOf(ConnectException.class, failure(fetch(refusing.port(), "/", Map.of(), 1024)));
         }
-        assertInstanceOf(ConnectException.class, failure(fetch(port, "/", Map.of(), 1024)));
     }
 
     @Test

@@ -10,13 +10,12 @@ import io.streamgate.testing.Closer;
 import io.streamgate.testing.RawHttpClient;
 import io.streamgate.testing.RawResponse;
 import io.streamgate.testing.ReceivedBody;
+import io.streamgate.testing.RefusingPort;
 import io.streamgate.testing.ResponseHead;
 import io.streamgate.testing.Responders;
 import io.streamgate.testing.RunningProxy;
 import io.streamgate.testing.TestBackend;
 import io.streamgate.testing.TestBackend.Responder;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -49,12 +48,9 @@ class RetryTest {
         return closer.add(RunningProxy.withUpstream("pool", upstreamYaml));
     }
 
-    /** A port on 127.0.0.1 where nothing listens: connecting is refused. */
-    private static int closedPort() throws Exception {
-        try (ServerSocket probe = new ServerSocket()) {
-            probe.bind(new InetSocketAddress("127.0.0.1", 0));
-            return probe.getLocalPort();
-        }
+    /** A port on 127.0.0.1 where connecting is refused, held until the test ends. */
+    private int closedPort() throws Exception {
+        return closer.add(RefusingPort.open()).port();
     }
 
     private static List<String> uris(TestBackend backend) {
