@@ -336,17 +336,28 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private ExchangeRecord newRecord(HttpRequest req, String requestId) {
-        ExchangeRecord r = new ExchangeRecord();
-        r.requestId = requestId;
-        r.clientIp = socketPeerText;
+        ExchangeRecord r = connectionRecord(requestId, System.nanoTime(), System.currentTimeMillis());
         r.method = req.method().name();
         r.uri = req.uri();
         r.protocol = http2 ? "HTTP/2.0" : req.protocolVersion().text();
         r.userAgent = req.headers().get(HttpHeaderNames.USER_AGENT);
         r.referer = req.headers().get(HttpHeaderNames.REFERER);
+        return r;
+    }
+
+    /**
+     * What the connection knows of any request on it, read or not: its id, the socket peer, the client certificate,
+     * and when it started ({@code durationNanos} holds the start until finishLocal or the exchange turns it into the
+     * duration).
+     */
+    private ExchangeRecord connectionRecord(String requestId, long startNanos, long startEpochMillis) {
+        ExchangeRecord r = new ExchangeRecord();
+        r.requestId = requestId;
+        r.clientIp = socketPeerText;
+        r.protocol = http2 ? "HTTP/2.0" : null;
         r.clientCert = ConnectionInfo.connection(ctx.channel()).attr(ConnectionInfo.CLIENT_CERT_SUBJECT).get();
-        r.startEpochMillis = System.currentTimeMillis();
-        r.durationNanos = System.nanoTime();
+        r.startEpochMillis = startEpochMillis;
+        r.durationNanos = startNanos;
         return r;
     }
 
@@ -361,16 +372,13 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
      */
     private void respondUnread(ProxyError error, String message, long startNanos) {
         String requestId = RequestIds.generate();
-        ExchangeRecord r = new ExchangeRecord();
-        r.requestId = requestId;
+        long ago = (System.nanoTime() - startNanos) / 1_000_000;
+        ExchangeRecord r = connectionRecord(requestId, startNanos, System.currentTimeMillis() - ago);
         // The PROXY header's client when there was one; no X-Forwarded-For could be read.
         InetAddress proxied = ConnectionInfo.connection(ctx.channel()).attr(ConnectionInfo.PROXIED_CLIENT).get();
-        r.clientIp = proxied != null ? NetUtil.toAddressString(proxied) : socketPeerText;
-        r.protocol = http2 ? "HTTP/2.0" : null;
-        r.clientCert = ConnectionInfo.connection(ctx.channel()).attr(ConnectionInfo.CLIENT_CERT_SUBJECT).get();
-        long now = System.nanoTime();
-        r.startEpochMillis = System.currentTimeMillis() - (now - startNanos) / 1_000_000;
-        r.durationNanos = startNanos; // finishLocal turns the start into the duration
+        if (proxied != null) {
+            r.clientIp = NetUtil.toAddressString(proxied);
+        }
         respondLocal(error, message, requestId, null, r, true, List.of());
     }
 

@@ -70,19 +70,27 @@ final class PathNormalizer {
     /** Why {@link #normalize} refused the path (called only for refused paths). */
     static String whyRefused(String path, Set<EncodedPathCharacter> allowed) {
         for (int i = path.indexOf('%'); i >= 0; i = path.indexOf('%', i + 1)) {
-            int c = escaped(path, i);
-            if (c < 0) {
-                return "malformed percent-encoding in the path";
-            }
-            if (c == 0) {
-                return "an encoded NUL (%00) in the path";
-            }
-            EncodedPathCharacter e = EncodedPathCharacter.of((char) c);
-            if (e != null && !allowed.contains(e)) {
-                return "an encoded " + e.configName() + " in the path (server.allow_encoded_in_path does not allow it)";
+            String why = refusedEscape(escaped(path, i), allowed);
+            if (why != null) {
+                return why;
             }
         }
         return "the path climbs above the root or hides a dot segment";
+    }
+
+    /** Why an escape of byte {@code c} (-1: malformed) is refused, or null when it may stay. */
+    private static String refusedEscape(int c, Set<EncodedPathCharacter> allowed) {
+        if (c < 0) {
+            return "malformed percent-encoding in the path";
+        }
+        if (c == 0) {
+            return "an encoded NUL (%00) in the path";
+        }
+        EncodedPathCharacter e = EncodedPathCharacter.of((char) c);
+        if (e != null && !allowed.contains(e)) {
+            return "an encoded " + e.configName() + " in the path (server.allow_encoded_in_path does not allow it)";
+        }
+        return null;
     }
 
     /** The path with unreserved characters decoded and other escapes upper-cased; null when it must be refused. */
@@ -95,16 +103,12 @@ final class PathNormalizer {
                 continue;
             }
             int c = escaped(path, i);
-            if (c <= 0) {
+            if (refusedEscape(c, allowed) != null) {
                 return null;
             }
             if (unreserved(c)) {
                 sb.append((char) c);
             } else {
-                EncodedPathCharacter e = EncodedPathCharacter.of((char) c);
-                if (e != null && !allowed.contains(e)) {
-                    return null;
-                }
                 sb.append('%').append(HEX[c >> 4]).append(HEX[c & 0xF]);
             }
             i += 2;

@@ -22,7 +22,13 @@ class RangeChecksTest {
     Path dir;
 
     private ConfigException rejected(String serverExtra, String endpoint) throws Exception {
-        Path file = Files.writeString(dir.resolve("streamgate.yaml"), """
+        Path file = config(serverExtra, endpoint);
+        return assertThrows(ConfigException.class, () -> ConfigLoader.load(file));
+    }
+
+    /** A config file with one upstream whose endpoints fill the quotes of {@code endpoints: ["%s"]}. */
+    private Path config(String serverExtra, String endpoint) throws Exception {
+        return Files.writeString(dir.resolve("streamgate.yaml"), """
                 server:
                   listen: "127.0.0.1:0"
                 %s
@@ -33,7 +39,6 @@ class RangeChecksTest {
                   - path_prefix: /v1
                     upstream: vllm
                 """.formatted(serverExtra, endpoint));
-        return assertThrows(ConfigException.class, () -> ConfigLoader.load(file));
     }
 
     @ParameterizedTest
@@ -51,16 +56,7 @@ class RangeChecksTest {
         assertEquals(6, e.line(), e.getMessage());
         assertEquals("upstreams.vllm.endpoints", e.keyPath(), e.getMessage());
         assertTrue(e.getMessage().contains("at most 64 per upstream"), e.getMessage());
-        Path file = Files.writeString(dir.resolve("ok.yaml"), """
-                server:
-                  listen: "127.0.0.1:0"
-                upstreams:
-                  vllm:
-                    endpoints: ["%s"]
-                routes:
-                  - path_prefix: /v1
-                    upstream: vllm
-                """.formatted(endpoints(UpstreamConfigReader.MAX_ENDPOINTS)));
+        Path file = config("", endpoints(UpstreamConfigReader.MAX_ENDPOINTS));
         assertEquals(64, ConfigLoader.load(file).upstreams().get("vllm").endpoints().size());
     }
 
