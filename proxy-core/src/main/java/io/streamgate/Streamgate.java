@@ -292,15 +292,17 @@ public final class Streamgate implements AutoCloseable {
         Snapshot old = gateway.snapshot();
         Snapshot fresh = Snapshot.of(next, clock, old);
         List<String> restart = RestartRequired.between(startConfig, next);
-        gateway.swap(fresh);
-        config = next;
-        AccessLog.useFormat(next.accessLog().format());
         List<Upstream> replaced = new ArrayList<>();
         for (Upstream u : old.upstreams().values()) {
             if (!fresh.upstreams().containsValue(u)) {
                 replaced.add(u);
+                // Linked before the swap: a request of the old snapshot that ends once new ones wait must wake them.
+                u.succeed(fresh.upstreams().get(u.config().name()));
             }
         }
+        gateway.swap(fresh);
+        config = next;
+        AccessLog.useFormat(next.accessLog().format());
         gateway.pools().retire(replaced);
         superviseUpstreams();
         old.rateLimiters().retire(fresh.rateLimiters());
@@ -456,6 +458,10 @@ public final class Streamgate implements AutoCloseable {
     public void close(Duration drain) {
         if (closing.compareAndSet(false, true)) {
             LOG.info("shutting down: draining {} in-flight requests for up to {} ms", gateway.activeExchanges(), drain.toMillis());
+            // Known before any connection is closed: an exchange cut from then on was cut by the drain, not left by
+            // its client, and HTTP/2 connections closed below cut their streams by a timer that ends there too.
+            long deadline = System.nanoTime() + drain.toNanos();
+            gateway.drainUntil(deadline);
             gateway.startDraining();
             serverChannel.close().awaitUninterruptibly();
             if (redirectChannel != null) {
@@ -468,17 +474,17 @@ public final class Streamgate implements AutoCloseable {
                 monitors.values().forEach(UpstreamMonitor::stop);
                 monitors.clear();
             }
-            GatewayServer.closeIdleConnections(connections);
+            GatewayServer.closeIdleConnections(connections, deadline);
             gateway.pools().closeIdle();
             CompletableFuture<Void> drained = new CompletableFuture<>();
-            waitForDrain(System.nanoTime() + drain.toNanos(), drained);
+            waitForDrain(deadline, drained);
             drained.join();
             synchronized (this) {
                 // A reload from now on would hand work to event loops that are going away (and leave a Redis client
                 // it made open); one already running has finished, so the snapshot closed below is the last one.
                 stopped = true;
             }
-            connections.close().awaitUninterruptibly();
+            GatewayServer.closeAll(connections, deadline).awaitUninterruptibly();
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
             gateway.snapshot().rateLimiters().close(); // may block briefly on Redis; we are off the event loops here
             gateway.meters().close();

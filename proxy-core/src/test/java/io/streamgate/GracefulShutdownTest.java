@@ -2,9 +2,11 @@ package io.streamgate;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.streamgate.testing.AccessLogCapture;
 import io.streamgate.testing.BackendConnection;
 import io.streamgate.testing.BackendExchange;
 import io.streamgate.testing.BodyStream;
@@ -112,8 +114,8 @@ class GracefulShutdownTest {
         }).start();
         proxy = RunningProxy.forwardingTo(backend);
 
-        try (RawHttpClient client = proxy.connect()) {
-            client.get("/v1/stream");
+        try (AccessLogCapture log = AccessLogCapture.capture(); RawHttpClient client = proxy.connect()) {
+            client.get("/v1/stream", "X-Request-Id: cut-by-drain");
             ResponseHead head = client.readHead();
             assertEquals(200, head.status());
             BodyStream body = client.openBody(head);
@@ -133,6 +135,34 @@ class GracefulShutdownTest {
             assertTrue(elapsedMs >= 400, "close returned after " + elapsedMs + " ms, before the 500ms drain timeout");
             assertTrue(elapsedMs < 2_500, "close took " + elapsedMs + " ms with a 500ms drain timeout");
             upstream.closed().get(2, TimeUnit.SECONDS);
+
+            // The gateway cut it, not the client: the status the client got, flagged, never 499 (client closed).
+            String line = log.awaitLine(l -> l.contains("rid=cut-by-drain"), 2_000);
+            assertNotNull(line, () -> "no access log line: " + log.lines());
+            assertTrue(line.contains("HTTP/1.1\" 200 "), () -> "the status sent to the client should be logged: " + line);
+            assertTrue(line.contains(" note=drain_timeout"), () -> "the cut should be flagged as the drain's: " + line);
+        }
+    }
+
+    @Test
+    void aRequestStillUnansweredAtTheDrainTimeoutIsLoggedAsTheGatewaysFailure() throws Exception {
+        CountDownLatch received = new CountDownLatch(1);
+        backend = TestBackend.builder().respond(ex -> {
+            received.countDown();
+            ex.connection().closed().get(10, TimeUnit.SECONDS); // a long wait in vLLM's queue: no first byte
+        }).start();
+        proxy = RunningProxy.forwardingTo(backend);
+
+        try (AccessLogCapture log = AccessLogCapture.capture(); RawHttpClient client = proxy.connect()) {
+            client.get("/v1/queued", "X-Request-Id: unanswered-at-drain");
+            assertTrue(received.await(5, TimeUnit.SECONDS), "the backend never got the request");
+            proxy.gateway().close(Duration.ofMillis(300));
+            assertTrue(client.awaitServerClose(2_000), "the drain timeout should close the client's connection");
+
+            String line = log.awaitLine(l -> l.contains("rid=unanswered-at-drain"), 2_000);
+            assertNotNull(line, () -> "no access log line: " + log.lines());
+            assertTrue(line.contains("HTTP/1.1\" 503 "), () -> "the gateway, not the client, failed it: " + line);
+            assertTrue(line.contains(" note=drain_timeout"), () -> "the cut should be flagged as the drain's: " + line);
         }
     }
 

@@ -1,8 +1,10 @@
 package io.streamgate;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.streamgate.testing.AccessLogCapture;
 import io.streamgate.testing.BackendExchange;
 import io.streamgate.testing.BodyStream;
 import io.streamgate.testing.RawHttpClient;
@@ -12,6 +14,8 @@ import io.streamgate.testing.TestBackend;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -81,14 +85,28 @@ class SseHeartbeatTest {
     }
 
     @Test
+    void heartbeatsCountInTheBytesSentThatTheAccessLogRecords() throws Exception {
+        try (AccessLogCapture log = AccessLogCapture.capture()) {
+            String body = streamBody("/heartbeat/v1/chat/completions", "X-Request-Id: heartbeat-bytes");
+            assertTrue(body.length() > (FIRST + SECOND).length(), () -> "no heartbeat was sent: " + quoted(body));
+            String line = log.awaitLine(l -> l.contains("rid=heartbeat-bytes"), 5_000);
+            assertNotNull(line, () -> "no access log line: " + log.lines());
+            Matcher statusAndBytes = Pattern.compile("\" 200 (\\d+) \"").matcher(line);
+            assertTrue(statusAndBytes.find(), line);
+            assertEquals(body.getBytes(StandardCharsets.UTF_8).length, Long.parseLong(statusAndBytes.group(1)),
+                    () -> "bytes sent should be every body byte the client got, heartbeats included: " + line);
+        }
+    }
+
+    @Test
     void withoutHeartbeatTheStreamIsRelayedUnchanged() throws Exception {
         String body = streamBody("/plain/v1/chat/completions");
         assertEquals(FIRST + SECOND, body, () -> "stream: " + quoted(body));
     }
 
-    private String streamBody(String path) throws Exception {
+    private String streamBody(String path, String... headers) throws Exception {
         try (RawHttpClient client = proxy.connect()) {
-            client.get(path);
+            client.get(path, headers);
             ResponseHead head = client.readHead();
             assertEquals(200, head.status());
             BodyStream body = client.openBody(head);

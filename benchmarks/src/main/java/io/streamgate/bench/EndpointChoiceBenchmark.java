@@ -61,8 +61,9 @@ public class EndpointChoiceBenchmark {
 
     @Benchmark
     public int chooseAndFinish() {
-        int i = upstream.choose(null, 0);
-        upstream.attemptEnded(i, Boolean.TRUE);
+        long choice = upstream.choose(null, 0);
+        int i = Upstream.endpoint(choice);
+        upstream.attemptEnded(i, Upstream.trial(choice), Boolean.TRUE);
         upstream.finished(i);
         return i;
     }

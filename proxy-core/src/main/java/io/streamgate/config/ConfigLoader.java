@@ -8,6 +8,9 @@ import java.io.IOException;
 import java.io.StringReader;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,13 +56,32 @@ public final class ConfigLoader {
     }
 
     public static ProxyConfig load(Path file) throws ConfigException {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw unreadable(file, e);
+        }
+        return parse(bytes, file);
+    }
+
+    /** Parses what was read from {@code file}; bytes that are not UTF-8 are refused, not replaced. */
+    public static ProxyConfig parse(byte[] bytes, Path file) throws ConfigException {
         String text;
         try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new ConfigException(file.toString(), 0, 0, "", "cannot read file: " + e);
+            text = StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(bytes)).toString();
+        } catch (CharacterCodingException e) {
+            throw unreadable(file, e);
         }
         return parse(text, file.toString());
+    }
+
+    /** How a file that cannot be read (or is not UTF-8) is reported. */
+    public static ConfigException unreadable(Path file, IOException e) {
+        return new ConfigException(file.toString(), 0, 0, "", "cannot read file: " + e);
     }
 
     public static ProxyConfig parse(String yaml, String sourceName) throws ConfigException {

@@ -3,7 +3,7 @@ package io.streamgate.server;
 import io.netty.util.concurrent.EventExecutor;
 import io.streamgate.config.UpstreamConfig.Endpoint;
 import io.streamgate.upstream.Upstream;
-import java.util.function.IntConsumer;
+import java.util.function.LongConsumer;
 
 /**
  * One request's use of its upstream: the endpoint it holds (counted in flight until released), the endpoints it
@@ -15,6 +15,8 @@ final class EndpointLease {
     private long tried;
     private int endpointsTried;
     private int index;
+    /** The held attempt's breaker trial, see {@link Upstream#trial(long)}. */
+    private int trial;
     private Endpoint endpoint;
     private boolean holding;
     private boolean reported;
@@ -45,16 +47,19 @@ final class EndpointLease {
             counted = true;
             upstream.requestStarted();
         }
-        int chosen = upstream.choose(hashKey, tried);
-        if (chosen >= 0) {
-            hold(chosen);
+        long chosen = upstream.choose(hashKey, tried);
+        if (chosen < 0) {
+            return (int) chosen;
         }
-        return chosen;
+        hold(chosen);
+        return index;
     }
 
-    /** Holds endpoint {@code i}, already counted in flight by the upstream (chosen, or granted by the queue). */
-    void hold(int i) {
+    /** Holds the endpoint of {@code choice}, already counted in flight by the upstream (chosen, or granted by the queue). */
+    private void hold(long choice) {
+        int i = Upstream.endpoint(choice);
         index = i;
+        trial = Upstream.trial(choice);
         endpoint = upstream.config().endpoints().get(i);
         holding = true;
         reported = false;
@@ -81,7 +86,7 @@ final class EndpointLease {
     }
 
     /** Waits for an endpoint; {@code grant} runs on {@code executor}. False when the queue is full. */
-    boolean enqueue(String identity, int weight, int priority, String hashKey, EventExecutor executor, IntConsumer grant) {
+    boolean enqueue(String identity, int weight, int priority, String hashKey, EventExecutor executor, LongConsumer grant) {
         ticket = upstream.enqueue(identity, weight, priority, hashKey, tried, executor, grant);
         return ticket != null;
     }
@@ -99,15 +104,18 @@ final class EndpointLease {
         return false;
     }
 
-    /** The queue's grant arrived: the request now holds {@code i}, unless it ended meanwhile (then it is given back). */
-    boolean granted(int i, boolean ended) {
+    /**
+     * The queue's grant arrived: the request now holds the endpoint of {@code choice}, unless it ended meanwhile (then
+     * it is given back).
+     */
+    boolean granted(long choice, boolean ended) {
         ticket = null;
         if (ended) {
-            upstream.attemptEnded(i, null);
-            upstream.finished(i);
+            upstream.attemptEnded(Upstream.endpoint(choice), Upstream.trial(choice), null);
+            upstream.finished(Upstream.endpoint(choice));
             return false;
         }
-        hold(i);
+        hold(choice);
         return true;
     }
 
@@ -115,7 +123,7 @@ final class EndpointLease {
     void report(Boolean success) {
         if (holding && !reported) {
             reported = true;
-            upstream.attemptEnded(index, success);
+            upstream.attemptEnded(index, trial, success);
         }
     }
 

@@ -291,6 +291,14 @@ final class Exchange implements UpstreamListener {
         if (heldBody.hasParked() && readsBody()) {
             byte[] body = heldBody.copyParked(peekLimit);
             llm = LlmRequest.peek(body, body.length, !whole);
+            String duplicate = llm == null ? null : llm.duplicateMember();
+            if (duplicate != null) {
+                // Refused like a duplicate Content-Length: whichever one we routed, rewrote or limited by, the backend
+                // (Python's json keeps the last) could act on the other.
+                fail(ProxyError.BAD_REQUEST, "the request body has more than one \"" + duplicate + "\" member",
+                        "duplicate_member");
+                return;
+            }
             if (route.models() != null && llm != null && llm.model() != null) {
                 byte[] rewritten = routeByModel(llm.model(), whole);
                 if (done) {
@@ -541,9 +549,9 @@ final class Exchange implements UpstreamListener {
     }
 
     /** The queue gave this request an endpoint (already counted in flight); on this exchange's event loop. */
-    private void onGranted(int index) {
+    private void onGranted(long choice) {
         queueDeadline = Long.MAX_VALUE;
-        if (lease.granted(index, done)) {
+        if (lease.granted(choice, done)) {
             newEndpoint();
             acquire(false);
         }
@@ -767,6 +775,8 @@ final class Exchange implements UpstreamListener {
             if (responseStarted) {
                 abort("upstream_bad_response");
             } else {
+                // A backend answering garbage is as broken as one resetting: passive health must see it.
+                lease.report(false);
                 fail(ProxyError.UPSTREAM_BAD_RESPONSE, "invalid response from " + endpoint + ": " + why, "upstream_bad_response");
             }
             return;
@@ -777,6 +787,7 @@ final class Exchange implements UpstreamListener {
             if (code < 200) {
                 ReferenceCountUtil.release(msg);
                 if (code == 101) {
+                    lease.report(false); // the gateway never asks to switch protocols: a broken backend, as above
                     fail(ProxyError.UPSTREAM_BAD_RESPONSE, "backend switched protocols, which this gateway does not relay",
                             "upstream_bad_response");
                     return;
@@ -990,8 +1001,17 @@ final class Exchange implements UpstreamListener {
         }
         closeUpstream();
         if (!responseComplete) {
-            record.status = 499;
-            record.note = "client_closed";
+            if (gateway.drainTimedOut()) {
+                // The gateway cut it, as a backend cuts a stream: the client keeps the status it got. One that got
+                // nothing is the gateway's failure, the 503 it would answer while shutting down.
+                if (!responseStarted) {
+                    record.status = ProxyError.SHUTTING_DOWN.status().code();
+                }
+                record.note = "drain_timeout";
+            } else {
+                record.status = 499;
+                record.note = "client_closed";
+            }
         }
         if (usage != null && requestSent && !responseStarted) {
             usage.clientLeft(); // the backend was working on it
@@ -1055,6 +1075,7 @@ final class Exchange implements UpstreamListener {
         }
         if (heartbeatDue(now)) {
             lastClientWrite = now;
+            record.bytesOut += HEARTBEAT.length; // sent to the client like any body byte, though not the backend's
             ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(HEARTBEAT)));
         }
         rearmTimer();

@@ -22,6 +22,8 @@ public final class Gateway {
     private final AtomicInteger activeExchanges = new AtomicInteger();
     private final AtomicInteger activeStreams = new AtomicInteger();
     private volatile boolean draining;
+    private volatile boolean drainTimed;
+    private volatile long drainDeadline;
 
     /**
      * @param clock time for rate limits and cache ages (tests move it by hand)
@@ -100,5 +102,19 @@ public final class Gateway {
 
     public void startDraining() {
         draining = true;
+    }
+
+    /**
+     * Set by a graceful close before anything is closed: from {@code deadline} (a {@link System#nanoTime()} value) on,
+     * the gateway cuts what is still in flight, so a client connection that closes then was closed by us.
+     */
+    public void drainUntil(long deadline) {
+        drainDeadline = deadline;
+        drainTimed = true; // written second: a reader that sees it set sees the deadline too
+    }
+
+    /** Whether a graceful close's drain time is over: in-flight exchanges ending now were cut by it. */
+    public boolean drainTimedOut() {
+        return drainTimed && System.nanoTime() - drainDeadline >= 0;
     }
 }

@@ -3,6 +3,7 @@ package io.streamgate.server;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.ChannelGroupFuture;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.ssl.SslContext;
@@ -32,12 +33,13 @@ public final class GatewayServer {
 
     /**
      * Starts closing every client connection: HTTP/1.1 connections with no request in flight close now, the others
-     * when their exchange ends; HTTP/2 connections send GOAWAY and close once their open streams are done.
+     * when their exchange ends; HTTP/2 connections send GOAWAY and close once their open streams are done, or at
+     * {@code drainDeadline} (a {@link System#nanoTime()} value) at the latest.
      */
-    public static void closeIdleConnections(ChannelGroup connections) {
+    public static void closeIdleConnections(ChannelGroup connections, long drainDeadline) {
         for (Channel ch : connections) {
             ch.eventLoop().execute(() -> {
-                if (ch.pipeline().get(Http2FrameCodec.class) != null) {
+                if (drainHttp2Until(ch, drainDeadline)) {
                     ch.close();
                     return;
                 }
@@ -47,5 +49,34 @@ public final class GatewayServer {
                 }
             });
         }
+    }
+
+    /**
+     * Closes every client connection, once the drain is over: HTTP/2 connections still flush streams that finished
+     * before {@code drainDeadline}, and cut the others at once when it has passed.
+     */
+    public static ChannelGroupFuture closeAll(ChannelGroup connections, long drainDeadline) {
+        for (Channel ch : connections) {
+            // Runs before the close below reaches the codec: both are tasks of the channel's loop, queued in order.
+            ch.eventLoop().execute(() -> drainHttp2Until(ch, drainDeadline));
+        }
+        return connections.close();
+    }
+
+    /**
+     * Makes an HTTP/2 connection's next close wait for its open streams until {@code drainDeadline} only. The codec
+     * cuts them by a timer of its own, which would otherwise count a fixed time from the close rather than end with
+     * the drain the caller of close gave; rounded up, so that a stream it cuts is seen as cut by the drain.
+     *
+     * @return whether {@code ch} is an HTTP/2 connection
+     */
+    private static boolean drainHttp2Until(Channel ch, long drainDeadline) {
+        Http2FrameCodec codec = ch.pipeline().get(Http2FrameCodec.class);
+        if (codec == null) {
+            return false;
+        }
+        long left = drainDeadline - System.nanoTime();
+        codec.gracefulShutdownTimeoutMillis(left <= 0 ? 0 : (left + 999_999) / 1_000_000);
+        return true;
     }
 }

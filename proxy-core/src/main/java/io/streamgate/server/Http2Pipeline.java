@@ -23,11 +23,12 @@ final class Http2Pipeline {
 
     static void configure(ChannelPipeline p, Gateway gateway, boolean tls) {
         ServerConfig server = gateway.snapshot().config().server();
+        // No graceful-shutdown timeout here: a connection is only closed with streams open when the gateway drains,
+        // and then GatewayServer sets it from the drain's deadline, which close(Duration) may choose.
         Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
                 .initialSettings(Http2Settings.defaultSettings()
                         .maxConcurrentStreams(server.maxConcurrentStreams())
                         .maxHeaderListSize(server.limits().maxHeaderSize()))
-                .gracefulShutdownTimeoutMillis(server.drainTimeout().toMillis())
                 .validateHeaders(true)
                 .build();
         String scheme = tls ? "https" : "http";

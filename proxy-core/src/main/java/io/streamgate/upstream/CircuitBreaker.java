@@ -8,9 +8,19 @@ import io.streamgate.config.UpstreamConfig;
  * a few trial requests through: all succeed → closed, one fails → open again. The window is ten buckets, so old
  * outcomes age out in steps of a tenth of it without a record per request. Synchronized: outcomes arrive from every
  * event loop, and an exchange holds the lock for a few field updates.
+ *
+ * <p>A trial is exactly a request {@link #tryPass} admitted as one: it carries the number of its half-open period,
+ * and only an outcome with the current number counts as a trial. An attempt that was sent while the breaker was
+ * closed (or a trial of an earlier half-open period) can end while it is half-open; counting it as a trial closed the
+ * breaker with no request sent to the recovered endpoint, or reopened it, and freed a slot that a real trial held.
  */
 final class CircuitBreaker {
     enum State { CLOSED, OPEN, HALF_OPEN }
+
+    /** {@link #tryPass}: the request may not go. */
+    static final int REFUSED = -1;
+    /** {@link #tryPass}: the request goes as an ordinary one (closed), not as a trial. */
+    static final int NOT_A_TRIAL = 0;
 
     private static final int BUCKETS = 10;
 
@@ -23,6 +33,8 @@ final class CircuitBreaker {
     private long openUntil;
     private int trialsInFlight;
     private int trialsPassed;
+    /** Number of the current (or last) half-open period: 0 before the first, never 0 again, so NOT_A_TRIAL is none. */
+    private int period;
 
     CircuitBreaker(UpstreamConfig.Breaker config) {
         this.config = config;
@@ -32,23 +44,27 @@ final class CircuitBreaker {
     synchronized State state(long now) {
         if (state == State.OPEN && now - openUntil >= 0) {
             state = State.HALF_OPEN;
+            period = period == Integer.MAX_VALUE ? 1 : period + 1;
             trialsInFlight = 0;
             trialsPassed = 0;
         }
         return state;
     }
 
-    /** Whether a request may go now; half-open, it takes one of the trial slots (give it back with an outcome). */
-    synchronized boolean tryPass(long now) {
+    /**
+     * Whether a request may go now: {@link #REFUSED}, {@link #NOT_A_TRIAL}, or (half-open) the trial's period, a
+     * positive number that takes one of the trial slots until passed back to {@link #record} or {@link #trialAbandoned}.
+     */
+    synchronized int tryPass(long now) {
         return switch (state(now)) {
-            case CLOSED -> true;
-            case OPEN -> false;
+            case CLOSED -> NOT_A_TRIAL;
+            case OPEN -> REFUSED;
             case HALF_OPEN -> {
                 if (trialsInFlight + trialsPassed >= config.halfOpenRequests()) {
-                    yield false;
+                    yield REFUSED;
                 }
                 trialsInFlight++;
-                yield true;
+                yield period;
             }
         };
     }
@@ -64,10 +80,14 @@ final class CircuitBreaker {
         return openUntil;
     }
 
-    /** @return true when this outcome opened the breaker */
-    synchronized boolean record(boolean success, long now) {
-        if (state(now) == State.HALF_OPEN) {
-            trialsInFlight = Math.max(0, trialsInFlight - 1);
+    /**
+     * @param trial what {@link #tryPass} answered for this attempt
+     * @return true when this outcome opened the breaker
+     */
+    synchronized boolean record(boolean success, long now, int trial) {
+        State s = state(now);
+        if (s == State.HALF_OPEN && trial == period) {
+            trialsInFlight--;
             if (!success) {
                 open(now);
                 return true;
@@ -79,8 +99,10 @@ final class CircuitBreaker {
             }
             return false;
         }
-        if (state == State.OPEN) {
-            return false; // an attempt that started before the breaker opened
+        if (s != State.CLOSED) {
+            // Sent before the breaker opened, or a trial of a half-open period already decided: the endpoint's state
+            // then says nothing about it now, and only this period's trials may decide it.
+            return false;
         }
         int b = bucket(now);
         if (success) {
@@ -103,10 +125,15 @@ final class CircuitBreaker {
         return false;
     }
 
-    /** A trial request ended without telling anything about the endpoint (the client left): free its slot. */
-    synchronized void trialAbandoned() {
-        if (state == State.HALF_OPEN) {
-            trialsInFlight = Math.max(0, trialsInFlight - 1);
+    /**
+     * An attempt ended without telling anything about the endpoint (the client left): a trial of this half-open period
+     * frees its slot.
+     *
+     * @param trial what {@link #tryPass} answered for this attempt
+     */
+    synchronized void trialAbandoned(int trial) {
+        if (state == State.HALF_OPEN && trial == period) {
+            trialsInFlight--;
         }
     }
 

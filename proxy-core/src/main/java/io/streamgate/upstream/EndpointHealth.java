@@ -1,6 +1,8 @@
 package io.streamgate.upstream;
 
 import io.streamgate.config.UpstreamConfig;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Locale;
 
 /**
@@ -8,6 +10,11 @@ import java.util.Locale;
  * endpoint in place: the active check's verdict, passive ejection after consecutive failures (for a time that doubles
  * while the endpoint keeps failing), the circuit breaker, the moment it last came back (for slow start) and its last
  * scraped load. An endpoint is <em>available</em> when none of these keeps it out.
+ *
+ * <p>Outcomes are recorded under this object's lock (except the common success with nothing to reset), while every
+ * event loop asks whether the endpoint is available without it. So the end of an ejection is noticed by whichever
+ * thread looks first, and is taken back with a compare-and-set on the ejection itself: a failure that ejects the
+ * endpoint again at that moment installs a new ejection, which a late clear of the old one cannot undo.
  */
 public final class EndpointHealth {
     /** What /readyz and the admin API show. */
@@ -29,11 +36,25 @@ public final class EndpointHealth {
     /** Set by a failure, cleared by a success once no failure streak or ejection backoff is left to reset. */
     private volatile boolean failedLately;
     private int ejections;
-    private volatile long ejectedUntil;
-    private volatile boolean ejected;
+    /** The ejection in force (set under the lock, cleared by a CAS when it ends), or null. */
+    private volatile Ejection ejection;
     private volatile long returnedAt;
     private volatile boolean returning;
     private volatile VllmLoad load;
+
+    private static final VarHandle EJECTION;
+
+    static {
+        try {
+            EJECTION = MethodHandles.lookup().findVarHandle(EndpointHealth.class, "ejection", Ejection.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** One ejection, immutable: its identity tells it from a later one that ends at another time. */
+    private record Ejection(long until) {
+    }
 
     EndpointHealth(UpstreamConfig.Health config) {
         this.config = config;
@@ -49,9 +70,13 @@ public final class EndpointHealth {
         return !checkedDown && !ejected(now) && (breaker == null || breaker.wouldPass(now));
     }
 
-    /** Called for the endpoint chosen for an attempt: takes a half-open trial slot. False if it has none left. */
-    boolean admit(long now) {
-        return breaker == null || breaker.tryPass(now);
+    /**
+     * Called for the endpoint chosen for an attempt: {@link CircuitBreaker#REFUSED} when a half-open breaker has no
+     * trial slot left, else what the attempt must pass back to {@link #record} and {@link #abandoned} (a trial's
+     * half-open period, or {@link CircuitBreaker#NOT_A_TRIAL}).
+     */
+    int admit(long now) {
+        return breaker == null ? CircuitBreaker.NOT_A_TRIAL : breaker.tryPass(now);
     }
 
     public State state(long now) {
@@ -82,9 +107,10 @@ public final class EndpointHealth {
         if (window == 0 || !returning) {
             return 1;
         }
+        // Not cleared here once the window is over: this read is unlocked, and clearing raced with a return that
+        // began meanwhile (the clear, computed from the old returnedAt, cancelled the new slow start).
         long since = now - returnedAt;
         if (since >= window) {
-            returning = false;
             return 1;
         }
         return Math.max(0.1, (double) since / window);
@@ -92,10 +118,8 @@ public final class EndpointHealth {
 
     /** Nanoseconds until this endpoint may be available again (for Retry-After), or 0 if unknown. */
     long nanosUntilBack(long now) {
-        long wait = 0;
-        if (ejected(now)) {
-            wait = ejectedUntil - now;
-        }
+        Ejection e = ejection;
+        long wait = e != null && now - e.until() < 0 ? e.until() - now : 0;
         if (breaker != null && breaker.state(now) == CircuitBreaker.State.OPEN) {
             wait = Math.max(wait, breaker.openUntil() - now);
         }
@@ -109,16 +133,17 @@ public final class EndpointHealth {
      * One attempt's outcome: a failure is a connect failure, a reset before the response, or a 5xx.
      *
      * @param mayEject whether ejecting this endpoint would leave its upstream another available endpoint
+     * @param trial    what {@link #admit} answered for this attempt
      */
-    void record(boolean success, long now, boolean mayEject) {
+    void record(boolean success, long now, boolean mayEject, int trial) {
         if (success && breaker == null && !failedLately) {
             return; // the common case, taken by every request without touching a lock
         }
-        recordLocked(success, now, mayEject);
+        recordLocked(success, now, mayEject, trial);
     }
 
-    private synchronized void recordLocked(boolean success, long now, boolean mayEject) {
-        if (breaker != null && breaker.record(success, now)) {
+    private synchronized void recordLocked(boolean success, long now, boolean mayEject, int trial) {
+        if (breaker != null && breaker.record(success, now, trial)) {
             returning = false;
         }
         if (success) {
@@ -141,14 +166,17 @@ public final class EndpointHealth {
         // the doubled span overflows a long long before the shift count reaches 64 (base 1m: the 29th ejection).
         long span = base > max >> ejections ? max : base << ejections;
         ejections = Math.min(ejections + 1, 62);
-        ejectedUntil = now + span;
-        ejected = true;
+        ejection = new Ejection(now + span);
     }
 
-    /** The client left before the attempt said anything about the endpoint. */
-    void abandoned() {
+    /**
+     * The client left before the attempt said anything about the endpoint.
+     *
+     * @param trial what {@link #admit} answered for this attempt
+     */
+    void abandoned(int trial) {
         if (breaker != null) {
-            breaker.trialAbandoned();
+            breaker.trialAbandoned(trial);
         }
     }
 
@@ -178,14 +206,19 @@ public final class EndpointHealth {
     }
 
     private boolean ejected(long now) {
-        if (!ejected) {
+        Ejection e = ejection;
+        if (e == null) {
             return false;
         }
-        if (now - ejectedUntil < 0) {
+        if (now - e.until() < 0) {
             return true;
         }
-        ejected = false;
-        comeBack(now);
+        // Over. Only the thread whose CAS takes this very ejection out starts the endpoint's slow start, and a new
+        // ejection set meanwhile by a failure (under the lock) is left in force: a plain write of "not ejected" here,
+        // decided from the old end time, erased it.
+        if (EJECTION.compareAndSet(this, e, null)) {
+            comeBack(now);
+        }
         return false;
     }
 

@@ -7,23 +7,33 @@ import java.util.function.IntPredicate;
 /**
  * A consistent-hash ring: each endpoint appears at {@value #POINTS_PER_WEIGHT} points per unit of weight, so keys
  * spread in proportion to weight and adding or removing an endpoint moves only its share of keys. Immutable.
+ *
+ * <p>The ring holds at most {@value #MAX_POINTS} points. Weights go up to 1000 and endpoints to 64, so 160 points per
+ * unit would be over ten million points (and a ring built on every reload); above the cap each unit of weight gets
+ * fewer points, the same number for every endpoint, so shares keep the weights' ratios, and never fewer than one.
+ * An endpoint's points are always its first ones ({@code name#0}, {@code name#1}, ...), so a change in the count
+ * moves only the keys of the points added or dropped.
  */
 final class HashRing {
     private static final int POINTS_PER_WEIGHT = 160;
+    /** 160 points per unit up to a total weight of 409; 64 endpoints of weight 1000 (64,000) get one per unit. */
+    static final int MAX_POINTS = 65_536;
 
     private final long[] points;
     private final int[] owners;
     private final int endpoints;
 
     HashRing(List<String> names, int[] weights) {
-        int total = 0;
+        int weightSum = 0;
         for (int w : weights) {
-            total += w * POINTS_PER_WEIGHT;
+            weightSum += w;
         }
+        int perWeight = Math.max(1, Math.min(POINTS_PER_WEIGHT, MAX_POINTS / weightSum));
+        int total = weightSum * perWeight;
         long[][] pairs = new long[total][];
         int k = 0;
         for (int i = 0; i < names.size(); i++) {
-            for (int v = 0; v < weights[i] * POINTS_PER_WEIGHT; v++) {
+            for (int v = 0; v < weights[i] * perWeight; v++) {
                 pairs[k++] = new long[] {hash(names.get(i) + "#" + v), i};
             }
         }
@@ -35,6 +45,11 @@ final class HashRing {
             owners[j] = (int) pairs[j][1];
         }
         this.endpoints = names.size();
+    }
+
+    /** Points on the ring. */
+    int size() {
+        return points.length;
     }
 
     /** The first endpoint clockwise from {@code key}'s point that {@code hasRoom}; the key's own if none has. */

@@ -10,9 +10,8 @@ import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicIntegerArray;
-import java.util.function.IntConsumer;
 import java.util.function.IntPredicate;
+import java.util.function.LongConsumer;
 
 /**
  * A configured upstream at run time: its settings, the requests in flight on each endpoint, each endpoint's health,
@@ -22,6 +21,12 @@ import java.util.function.IntPredicate;
  * <p>Without {@code max_in_flight} choosing is lock-free: exchanges on every event loop choose concurrently and
  * in-flight counts are atomics. With it, choosing, finishing and the queue share one lock, so that a freed slot goes
  * to the longest (fairest) waiter rather than to whichever request arrives next.
+ *
+ * <p>A reload that changes the upstream makes a new object, while requests of the old snapshot still run on the old
+ * one. An endpoint that stays (same address) keeps its in-flight counter: both objects count into the same atomic, so
+ * max_in_flight and least_outstanding see the requests of both. Each object has its own lock and queue, so a slot is
+ * taken only by a compare-and-set below the limit, and a slot freed on one object wakes the other's waiters
+ * ({@link #succeed}).
  */
 public final class Upstream {
     /** {@link #choose}: no endpoint may be used now (all unhealthy, ejected, open, or already tried). */
@@ -31,7 +36,8 @@ public final class Upstream {
 
     private final UpstreamConfig config;
     private final int[] weights;
-    private final AtomicIntegerArray outstanding;
+    /** Requests in flight per endpoint; an endpoint's counter is shared with the snapshots before and after a reload. */
+    private final AtomicInteger[] outstanding;
     private final AtomicInteger cursor = new AtomicInteger();
     /** Endpoint indexes in smooth weighted order, one full cycle: round_robin's turns, least_outstanding's ties. */
     private final int[] schedule;
@@ -48,20 +54,36 @@ public final class Upstream {
     private long recheckAt;
     /** Set when a reload replaced this upstream; exchanges of the old snapshot may still lease from it. */
     private volatile boolean retired;
+    /** The queue's size, for another snapshot's object to look at without this lock. */
+    private volatile int waiting;
+    /** The upstream that replaced this one, and the one this one replaced while it is the current one; or null. */
+    private volatile Upstream successor;
+    private volatile Upstream predecessor;
 
     public Upstream(UpstreamConfig config) {
         this(config, null);
     }
 
     /**
-     * @param previous the upstream of the same name this one replaces, or null: endpoints that stay keep their health
-     *                 (with unchanged health settings) and discovered models
+     * @param previous the upstream of the same name this one replaces, or null: endpoints that stay keep their
+     *                 in-flight counts, their health (with unchanged health settings) and discovered models
      */
     public Upstream(UpstreamConfig config, Upstream previous) {
         this.config = config;
         List<UpstreamConfig.Endpoint> endpoints = config.endpoints();
         this.weights = endpoints.stream().mapToInt(UpstreamConfig.Endpoint::weight).toArray();
-        this.outstanding = new AtomicIntegerArray(weights.length);
+        Map<String, AtomicInteger> inFlight = new HashMap<>();
+        if (previous != null) {
+            for (int i = 0; i < previous.outstanding.length; i++) {
+                inFlight.putIfAbsent(previous.config.endpoints().get(i).toString(), previous.outstanding[i]);
+            }
+        }
+        this.outstanding = new AtomicInteger[weights.length];
+        for (int i = 0; i < outstanding.length; i++) {
+            // remove: an address listed twice gets one counter, not two counting each other's requests
+            AtomicInteger kept = inFlight.remove(endpoints.get(i).toString());
+            outstanding[i] = kept != null ? kept : new AtomicInteger();
+        }
         this.schedule = SmoothWeightedOrder.of(weights);
         this.ring = config.balance().strategy() == Balance.Strategy.CONSISTENT_HASH
                 ? new HashRing(endpoints.stream().map(Object::toString).toList(), weights) : null;
@@ -100,7 +122,7 @@ public final class Upstream {
 
     /** Requests in flight on endpoint {@code endpoint} from this gateway. */
     public int inFlight(int endpoint) {
-        return outstanding.get(endpoint);
+        return outstanding[endpoint].get();
     }
 
     public EndpointHealth health(int endpoint) {
@@ -116,13 +138,47 @@ public final class Upstream {
     }
 
     /**
-     * Picks the endpoint for an attempt and counts it as in flight until {@link #finished(int)}. Returns its index in
-     * {@code config().endpoints()}, or {@link #NONE_AVAILABLE} or {@link #ALL_BUSY}.
+     * A reload replaced this upstream by {@code next} (null when it was removed), before the new snapshot takes
+     * requests: from now on a slot freed here also lets {@code next}'s waiters in, and one freed there lets this one's
+     * in. Only the last replaced object stays linked to the current one, so a chain of reloads is not kept alive.
+     */
+    public void succeed(Upstream next) {
+        Upstream before = predecessor;
+        if (before != null) {
+            before.successor = null;
+            predecessor = null;
+        }
+        successor = next;
+        if (next != null) {
+            next.predecessor = this;
+        }
+    }
+
+    /**
+     * Choice encoding, for {@link #choose} and the queue's grant: the endpoint's index (non-negative) in the low 32
+     * bits, the attempt's breaker trial (see {@link EndpointHealth#admit}) in the high ones; or a negative answer.
+     */
+    public static int endpoint(long choice) {
+        return (int) choice;
+    }
+
+    /** The breaker trial of a choice, to pass back to {@link #attemptEnded}. */
+    public static int trial(long choice) {
+        return (int) (choice >>> 32);
+    }
+
+    private static long choice(int endpoint, int trial) {
+        return (long) trial << 32 | endpoint;
+    }
+
+    /**
+     * Picks the endpoint for an attempt and counts it as in flight until {@link #finished(int)}. Returns a choice (its
+     * index in {@code config().endpoints()} is {@link #endpoint(long)}), or {@link #NONE_AVAILABLE} or {@link #ALL_BUSY}.
      *
      * @param hashKey the request's key for CONSISTENT_HASH (null when it has none: then the least busy endpoint)
      * @param tried   endpoints this request already tried, as a bit mask, to be avoided
      */
-    public int choose(String hashKey, long tried) {
+    public long choose(String hashKey, long tried) {
         if (queue == null) {
             return pick(hashKey, tried);
         }
@@ -140,12 +196,23 @@ public final class Upstream {
     /** The attempt on endpoint {@code index} ended; its slot goes to a waiter if one can use it. */
     public void finished(int index) {
         if (queue == null) {
-            outstanding.decrementAndGet(index);
-            return;
+            outstanding[index].decrementAndGet();
+        } else {
+            synchronized (this) {
+                outstanding[index].decrementAndGet();
+                drain();
+            }
         }
-        synchronized (this) {
-            outstanding.decrementAndGet(index);
-            drain();
+        // The counter may be shared with the snapshot before or after a reload, whose waiters wait for this slot too.
+        wakeWaiters(successor);
+        wakeWaiters(predecessor);
+    }
+
+    private static void wakeWaiters(Upstream other) {
+        if (other != null && other.waiting > 0) {
+            synchronized (other) {
+                other.drain();
+            }
         }
     }
 
@@ -166,7 +233,7 @@ public final class Upstream {
      *              other is available
      */
     public Ticket enqueue(String identity, int weight, int priority, String hashKey, long tried, EventExecutor executor,
-                          IntConsumer grant) {
+                          LongConsumer grant) {
         synchronized (this) {
             WaitQueue.Waiter w = new WaitQueue.Waiter(identity, weight, priority, hashKey, tried, executor, grant);
             if (!queue.offer(w)) {
@@ -180,7 +247,9 @@ public final class Upstream {
     /** Takes a waiter out (timeout, client gone). False when it was already granted an endpoint. */
     public boolean cancel(Ticket t) {
         synchronized (this) {
-            return queue.remove(t.waiter);
+            boolean removed = queue.remove(t.waiter);
+            waiting = queue.size();
+            return removed;
         }
     }
 
@@ -198,16 +267,21 @@ public final class Upstream {
      * not tried, the next one) can be placed. Holds the lock.
      */
     private void drain() {
+        drainQueue();
+        waiting = queue.size();
+    }
+
+    private void drainQueue() {
         WaitQueue.Waiter w;
         while ((w = queue.peek()) != null) {
-            int chosen = place(w);
+            long chosen = place(w);
             if (chosen >= 0) {
                 queue.poll();
             } else if (w.tried != 0 && roomAmong(w.tried)) {
                 // The best waiter is a retry holding out for an endpoint it has not tried, while one it tried has room:
                 // that room goes to the next waiter that can use it instead of idling until the retry is placed.
                 WaitQueue.Waiter head = w;
-                int[] placed = {-1};
+                long[] placed = {-1};
                 w = queue.pollFirst(x -> x != head && (placed[0] = place(x)) >= 0);
                 if (w == null) {
                     recheckLater(head.executor);
@@ -219,14 +293,14 @@ public final class Upstream {
                 return;
             }
             WaitQueue.Waiter granted = w;
-            int endpoint = chosen;
+            long endpoint = chosen;
             granted.executor.execute(() -> granted.grant.accept(endpoint));
         }
     }
 
     /** An endpoint for {@code w}, counted in flight, or a negative {@link #choose} answer. Holds the lock. */
-    private int place(WaitQueue.Waiter w) {
-        int untried = pick(w.hashKey, w.tried);
+    private long place(WaitQueue.Waiter w) {
+        long untried = pick(w.hashKey, w.tried);
         // When every endpoint it did not try went down meanwhile, one it tried, rather than the queue stalled on it.
         return untried == NONE_AVAILABLE && w.tried != 0 ? pick(w.hashKey, 0) : untried;
     }
@@ -235,7 +309,7 @@ public final class Upstream {
     private boolean roomAmong(long mask) {
         long now = System.nanoTime();
         for (int i = 0; i < health.length; i++) {
-            if (tried(mask, i) && outstanding.get(i) < maxInFlight && health[i].available(now)) {
+            if (tried(mask, i) && outstanding[i].get() < maxInFlight && health[i].available(now)) {
                 return true;
             }
         }
@@ -283,14 +357,18 @@ public final class Upstream {
         }
     }
 
-    /** What one attempt showed about endpoint {@code index}: true success, false failure, null nothing (client left). */
-    public void attemptEnded(int index, Boolean success) {
+    /**
+     * What one attempt showed about endpoint {@code index}: true success, false failure, null nothing (client left).
+     *
+     * @param trial the attempt's breaker trial, {@link #trial(long)} of its choice
+     */
+    public void attemptEnded(int index, int trial, Boolean success) {
         if (success == null) {
-            health[index].abandoned();
+            health[index].abandoned(trial);
             return;
         }
         long now = System.nanoTime();
-        health[index].record(success, now, !success && availableOutside(bit(index), now));
+        health[index].record(success, now, !success && availableOutside(bit(index), now), trial);
     }
 
     /** A request of this upstream began; it is counted for the retry budget until {@link #requestEnded}. */
@@ -351,7 +429,7 @@ public final class Upstream {
         return false;
     }
 
-    private int pick(String hashKey, long tried) {
+    private long pick(String hashKey, long tried) {
         long now = System.nanoTime();
         long excluded = tried;
         for (int round = 0; round <= weights.length; round++) {
@@ -367,13 +445,39 @@ public final class Upstream {
                     c = other;
                 }
             }
-            if (health[c].admit(now)) {
-                outstanding.incrementAndGet(c);
-                return c;
+            if (!count(c)) {
+                excluded |= bit(c); // the snapshot before or after a reload took its last slot meanwhile
+                continue;
             }
+            int trial = health[c].admit(now);
+            if (trial != CircuitBreaker.REFUSED) {
+                return choice(c, trial);
+            }
+            outstanding[c].decrementAndGet();
             excluded |= bit(c); // its half-open trial slots went to other requests meanwhile
         }
         return NONE_AVAILABLE;
+    }
+
+    /**
+     * Counts one more request in flight on {@code c}, below max_in_flight if there is one. Under this object's lock
+     * the count cannot move between eligible() and here, except by another snapshot's object sharing the counter.
+     */
+    private boolean count(int c) {
+        AtomicInteger n = outstanding[c];
+        if (maxInFlight == 0) {
+            n.incrementAndGet();
+            return true;
+        }
+        while (true) {
+            int now = n.get();
+            if (now >= maxInFlight) {
+                return false;
+            }
+            if (n.compareAndSet(now, now + 1)) {
+                return true;
+            }
+        }
     }
 
     private static long bit(int i) {
@@ -385,7 +489,7 @@ public final class Upstream {
     }
 
     private boolean eligible(int i, long excluded, long now) {
-        return !tried(excluded, i) && (maxInFlight == 0 || outstanding.get(i) < maxInFlight) && health[i].available(now);
+        return !tried(excluded, i) && (maxInFlight == 0 || outstanding[i].get() < maxInFlight) && health[i].available(now);
     }
 
     /** Whether some untried, available endpoint is only kept out by max_in_flight. */
@@ -438,7 +542,7 @@ public final class Upstream {
 
     /** outstanding[i] / weights[i] against outstanding[j] / weights[j], without division. */
     private int compareLoad(int i, int j) {
-        return Long.compare((long) outstanding.get(i) * weights[j], (long) outstanding.get(j) * weights[i]);
+        return Long.compare((long) outstanding[i].get() * weights[j], (long) outstanding[j].get() * weights[i]);
     }
 
     /**
@@ -472,7 +576,7 @@ public final class Upstream {
         int weightSum = 0;
         for (int i = 0; i < weights.length; i++) {
             if (health[i].available(now)) {
-                total += outstanding.get(i);
+                total += outstanding[i].get();
                 weightSum += weights[i];
             }
         }
@@ -480,7 +584,7 @@ public final class Upstream {
             return -1; // nothing is available
         }
         double perWeight = config.balance().loadFactor() * total / weightSum;
-        int c = ring.first(key, i -> eligible(i, excluded, now) && outstanding.get(i) < Math.ceil(perWeight * weights[i]));
+        int c = ring.first(key, i -> eligible(i, excluded, now) && outstanding[i].get() < Math.ceil(perWeight * weights[i]));
         if (eligible(c, excluded, now)) {
             return c;
         }
@@ -515,12 +619,12 @@ public final class Upstream {
         if (sa != sb) {
             return sa < sb ? a : b;
         }
-        return outstanding.get(a) <= outstanding.get(b) ? a : b;
+        return outstanding[a].get() <= outstanding[b].get() ? a : b;
     }
 
     private double loadScore(int i) {
         VllmLoad load = health[i].load();
-        int inFlight = outstanding.get(i);
+        int inFlight = outstanding[i].get();
         return load == null ? inFlight : load.score(inFlight);
     }
 

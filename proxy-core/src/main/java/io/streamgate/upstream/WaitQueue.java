@@ -27,7 +27,8 @@ final class WaitQueue {
         /** Endpoints this request already tried (a retry waits too), as a bit mask: not granted again if avoidable. */
         final long tried;
         final io.netty.util.concurrent.EventExecutor executor;
-        final java.util.function.IntConsumer grant;
+        /** Given {@link Upstream}'s choice: the endpoint and its breaker trial, see {@link Upstream#endpoint(long)}. */
+        final java.util.function.LongConsumer grant;
         double tag;
         long seq;
         /** Fair mode: the virtual time when it arrived, and its identity's last finish tag then (see offer). */
@@ -35,7 +36,7 @@ final class WaitQueue {
         double previous;
 
         Waiter(String identity, int weight, int priority, String hashKey, long tried,
-               io.netty.util.concurrent.EventExecutor executor, java.util.function.IntConsumer grant) {
+               io.netty.util.concurrent.EventExecutor executor, java.util.function.LongConsumer grant) {
             this.identity = identity;
             this.weight = weight;
             this.priority = priority;

@@ -163,6 +163,64 @@ class TokenBudgetTest {
     }
 
     /**
+     * Budget 100. Admitted by the first max_tokens (1), vLLM would generate up to the last (100000, Python's json
+     * keeps the last): the body is refused before the budget is charged or the backend sees it.
+     */
+    @Test
+    void aBodyWithTwoMaxTokensIsRefusedBeforeAnyBudgetIsCharged() throws Exception {
+        start(new ChatCompletionsResponder(8, 12, 0));
+        try (AccessLogCapture accessLog = AccessLogCapture.capture()) {
+            for (String extra : List.of(",\"max_tokens\":1,\"max_tokens\":100000",
+                    ",\"max_completion_tokens\":1,\"max_tokens\":5,\"max_completion_tokens\":100000")) {
+                RawResponse refused = post(CHAT, chat(false, extra));
+                assertError(refused, 400, "bad_request");
+                String member = extra.substring(2, extra.indexOf('"', 2));
+                assertTrue(refused.bodyText().contains("\\\"" + member + "\\\""),
+                        () -> "the message should name " + member + ": " + refused.bodyText());
+            }
+            String line = accessLog.awaitLine(l -> l.contains(CHAT), 2_000);
+            assertNotNull(line, () -> "no access log line: " + accessLog.lines());
+            assertTrue(line.contains(" 400 ") && line.contains(" note=duplicate_member"), line);
+        }
+        assertEquals(0, backend.received().size(), "an ambiguous body reached the backend");
+
+        // Nothing was charged: the whole budget is still there for a request that may use 90.
+        RawResponse admitted = post(CHAT, chat(false, ",\"max_tokens\":90"));
+        assertEquals(200, admitted.status(), admitted::toString);
+    }
+
+    /**
+     * The usage injection reads stream_options and rewrites it: with two of them, or two include_usage, which one the
+     * backend honours is not what the gateway decided by. Members the gateway does not read may still repeat.
+     */
+    @Test
+    void aStreamedBodyWithTwoStreamOptionsIsRefusedOnTheUsageInjectionRoute() throws Exception {
+        ChatCompletionsResponder vllm = new ChatCompletionsResponder(5, 7, 2);
+        start(vllm);
+        for (String extra : List.of(",\"stream_options\":{\"include_usage\":true},\"stream_options\":null",
+                ",\"stream_options\":{\"include_usage\":false},\"stream_options\":{\"include_usage\":true}",
+                ",\"stream_options\":{\"include_usage\":true,\"include_usage\":false}")) {
+            RawResponse refused = post(METERED, chat(true, extra));
+            assertError(refused, 400, "bad_request");
+            assertTrue(refused.bodyText().contains("stream_options"), refused::bodyText);
+        }
+        assertEquals(0, backend.received().size(), "an ambiguous body reached the backend");
+    }
+
+    /** Members the gateway neither reads nor rewrites are the backend's business: repeated, they pass untouched. */
+    @Test
+    void repeatedMembersTheGatewayDoesNotReadAreRelayed() throws Exception {
+        start(exchange -> {
+            exchange.awaitBody(5);
+            exchange.respond(200, "application/json", "{\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2}}");
+        });
+        String repeats = chat(false, ",\"user\":\"a\",\"n\":1,\"user\":\"b\",\"n\":2,\"max_tokens\":5");
+        RawResponse relayed = post(CHAT, repeats);
+        assertEquals(200, relayed.status(), relayed::toString);
+        assertEquals(repeats, backend.takeExchange().awaitBody(5).text(), "relayed byte for byte");
+    }
+
+    /**
      * Budget 100. The first streamed request (estimate: a few tokens) reports 90 used; the second asks for max_tokens
      * 30. Charged the real 90, alice has 10 left and is refused; charged only the estimate she would have ~90 left
      * and be admitted.

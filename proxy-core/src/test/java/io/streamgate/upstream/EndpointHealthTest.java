@@ -6,7 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamgate.config.UpstreamConfig;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 class EndpointHealthTest {
     private static final long S = 1_000_000_000L;
@@ -18,7 +21,7 @@ class EndpointHealthTest {
 
     private static void fail(EndpointHealth h, int times, long now) {
         for (int i = 0; i < times; i++) {
-            h.record(false, now, true);
+            h.record(false, now, true, CircuitBreaker.NOT_A_TRIAL);
         }
     }
 
@@ -62,14 +65,14 @@ class EndpointHealthTest {
         EndpointHealth h = health(null, Duration.ZERO);
         long t = 0;
         fail(h, 2, t);
-        h.record(true, t, true);
+        h.record(true, t, true, CircuitBreaker.NOT_A_TRIAL);
         fail(h, 2, t);
         assertTrue(h.available(t), "never three in a row");
         fail(h, 1, t);
         assertFalse(h.available(t));
         long back = t + 10 * S;
         assertTrue(h.available(back));
-        h.record(true, back, true);
+        h.record(true, back, true, CircuitBreaker.NOT_A_TRIAL);
         fail(h, 3, back);
         assertTrue(h.available(back + 10 * S), "after a success the next ejection is the base again");
     }
@@ -78,7 +81,7 @@ class EndpointHealthTest {
     void notEjectedWhenItWouldLeaveNothing() {
         EndpointHealth h = health(null, Duration.ZERO);
         for (int i = 0; i < 10; i++) {
-            h.record(false, 0, false);
+            h.record(false, 0, false, CircuitBreaker.NOT_A_TRIAL);
         }
         assertTrue(h.available(0));
     }
@@ -109,5 +112,64 @@ class EndpointHealthTest {
         assertEquals(0.5, h.slowStartShare(105 * S), 1e-9);
         assertEquals(1.0, h.slowStartShare(110 * S));
         assertEquals(EndpointHealth.State.HEALTHY, h.state(110 * S));
+    }
+
+    /**
+     * Every event loop asks whether an endpoint is available without a lock, and the first to see an ejection over
+     * ends it; meanwhile another loop may record a failure that ejects the endpoint again. The new ejection must stand.
+     * Two threads race on many endpoints at once, each ejected until 10 s: one asks at 10 s, the other records a failure
+     * at 10 s (one failure ejects, for 20 s). Whatever the interleaving, each endpoint must end up ejected. Clearing the
+     * old ejection with a plain write, decided from its end time read just before, erased the new one.
+     */
+    @Test
+    @Timeout(value = 10, unit = TimeUnit.SECONDS)
+    void anEjectionEndedByOneLoopWhileAnotherFailsAgainStands() throws Exception {
+        int rounds = 200_000;
+        long end = 10 * S;
+        UpstreamConfig.Health oneFailureEjects = new UpstreamConfig.Health(null,
+                new UpstreamConfig.Outlier(1, Duration.ofSeconds(10), Duration.ofMinutes(1)), null, Duration.ZERO);
+        EndpointHealth[] endpoints = new EndpointHealth[rounds];
+        for (int r = 0; r < rounds; r++) {
+            endpoints[r] = new EndpointHealth(oneFailureEjects);
+            fail(endpoints[r], 1, 0);
+        }
+        // Each thread starts round r only once the other one has reached it, so the two calls of a round overlap. On a
+        // busy machine the asker stops early, to keep the test short: the failer then runs the rest alone, unraced.
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1_500);
+        AtomicInteger askerAt = new AtomicInteger(-1);
+        AtomicInteger failerAt = new AtomicInteger(-1);
+        Thread asker = new Thread(() -> {
+            for (int r = 0; r < rounds; r++) {
+                if (System.nanoTime() - deadline > 0) {
+                    askerAt.set(Integer.MAX_VALUE);
+                    return;
+                }
+                askerAt.set(r);
+                while (failerAt.get() < r) {
+                    Thread.onSpinWait();
+                }
+                endpoints[r].available(end);
+            }
+        });
+        Thread failer = new Thread(() -> {
+            for (int r = 0; r < rounds; r++) {
+                failerAt.set(r);
+                while (askerAt.get() < r) {
+                    Thread.onSpinWait();
+                }
+                endpoints[r].record(false, end, true, CircuitBreaker.NOT_A_TRIAL);
+            }
+        });
+        asker.start();
+        failer.start();
+        asker.join();
+        failer.join();
+        int lost = 0;
+        for (EndpointHealth h : endpoints) {
+            if (h.state(end) != EndpointHealth.State.EJECTED) {
+                lost++;
+            }
+        }
+        assertEquals(0, lost, "ejections lost to a concurrent end of the previous one, of " + rounds);
     }
 }

@@ -173,6 +173,30 @@ class ModelRoutingTest {
         assertRewritten(sent, arrived, "qwen-7b");
     }
 
+    /**
+     * Two model members: the gateway routed by the last and rewrote the first, so the alias's upstream got a body whose
+     * last (and, to Python's json, only) model was the alias. Ambiguous input is refused before any backend sees it.
+     */
+    @Test
+    void aBodyNamingTheModelTwiceIsRefusedWith400() throws Exception {
+        TestBackend llama = backend("llama", "llama-8b", 200);
+        TestBackend qwen = backend("qwen", "qwen-7b", 200);
+        RunningProxy proxy = proxy(llama, qwen, "", "", MODELS_ROUTE);
+        awaitDiscovery(proxy, llama, qwen);
+        int before = chats(llama).size() + chats(qwen).size();
+
+        for (String body : List.of(
+                "{\"model\":\"llama-8b\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"model\":\"gpt-4o-mini\"}",
+                "{\"model\":\"gpt-4o-mini\",\"model\":\"llama-8b\",\"messages\":[]}",
+                "{\"model\":null,\"model\":\"qwen-7b\"}")) {
+            RawResponse response = post(proxy, body);
+            assertError(response, 400, "bad_request");
+            Map<?, ?> error = (Map<?, ?>) ((Map<?, ?>) Json.parse(response.bodyText())).get("error");
+            assertTrue(((String) error.get("message")).contains("\"model\""), () -> "the message should name the key: " + error);
+        }
+        assertEquals(before, chats(llama).size() + chats(qwen).size(), "an ambiguous body reached a backend");
+    }
+
     @Test
     void aModelFieldAfterALongMessagesArrayIsStillFound() throws Exception {
         TestBackend llama = backend("llama", "llama-8b", 200);

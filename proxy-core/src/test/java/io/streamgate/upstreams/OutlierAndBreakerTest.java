@@ -9,12 +9,15 @@ import io.streamgate.testing.BackendExchange;
 import io.streamgate.testing.Closer;
 import io.streamgate.testing.EndpointStates;
 import io.streamgate.testing.InFlightRequest;
+import io.streamgate.testing.RawBackend;
 import io.streamgate.testing.Poll;
 import io.streamgate.testing.RawHttpClient;
 import io.streamgate.testing.RawResponse;
 import io.streamgate.testing.RefusalAssert;
 import io.streamgate.testing.RunningProxy;
 import io.streamgate.testing.TestBackend;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -117,6 +120,46 @@ class OutlierAndBreakerTest {
         EndpointStates.awaitState(proxy.gateway(), a.port(), "healthy", 5_000);
     }
 
+    /**
+     * A backend that answers something other than HTTP (here an SSH banner, as from a port taken by the wrong
+     * service) fails each request with a 502 of the gateway's; like a reset, each counts against it.
+     */
+    @Test
+    void garbageInsteadOfAResponseCountsAsAFailureAndEjectsTheEndpoint() throws Exception {
+        RawBackend garbage = closer.add(new RawBackend((request, out) -> {
+            out.write("SSH-2.0-OpenSSH_9.6\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+        }));
+        TestBackend b = backend("b", new AtomicBoolean(false));
+        RunningProxy proxy = proxy("""
+                endpoints: ["%s", "%s"]
+                outlier_detection: {consecutive_failures: 3, base_ejection: 30s}
+                """.formatted(garbage.url(), b.url()));
+        int garbagePort = URI.create(garbage.url()).getPort();
+        RawHttpClient client = closer.add(proxy.connect());
+
+        int n = 0;
+        while (garbage.received().size() < 3) {
+            assertTrue(n < 20, () -> "the garbage backend got only " + garbage.received().size() + " requests of 20");
+            RawResponse response = get(client, "/r/" + n);
+            if (response.status() == 502) {
+                assertError(response, 502, "upstream_bad_response");
+            } else {
+                assertEquals("b /r/" + n, response.bodyText(), response::toString);
+            }
+            n++;
+        }
+
+        EndpointStates.awaitState(proxy.gateway(), garbagePort, "ejected", 2_000);
+        for (int i = 0; i < 5; i++) {
+            String target = "/after/" + i;
+            RawResponse response = get(client, target);
+            assertEquals(200, response.status(), () -> target + " went to the ejected endpoint: " + response);
+            assertEquals("b " + target, response.bodyText());
+        }
+        assertEquals(3, garbage.received().size(), "the ejected endpoint got requests");
+    }
+
     @Test
     void anOpenBreakerAnswers503ItselfThenLetsOneTrialThroughAndClosesWhenItSucceeds() throws Exception {
         AtomicBoolean failing = new AtomicBoolean(true);
@@ -205,6 +248,53 @@ class OutlierAndBreakerTest {
         RawResponse again = client.get("/after-failed-trial").readResponse();
         assertError(again, 503, "no_healthy_upstream");
         assertEquals(atOpen + 1, only.received().size(), () -> "the breaker should be open again: " + uris(only));
+    }
+
+    /**
+     * A request sent while the breaker was closed, answered only once it is half-open, is not its trial: its success
+     * must not close the breaker (nothing reached the endpoint since it opened), so the endpoint stays half-open until
+     * a trial, a request admitted half-open, succeeds. The backend holds that early request until the test lets it go.
+     */
+    @Test
+    void aRequestSentBeforeTheBreakerOpenedDoesNotCloseItWhenItSucceedsHalfOpen() throws Exception {
+        AtomicBoolean failing = new AtomicBoolean(true);
+        CountDownLatch releaseEarly = new CountDownLatch(1);
+        TestBackend only = closer.add(TestBackend.builder().respond(exchange -> {
+            exchange.awaitBody(30);
+            if (exchange.uri().equals("/early")) {
+                releaseEarly.await(20, TimeUnit.SECONDS);
+                exchange.respond(200, "text/plain", "ok /early");
+            } else if (failing.get()) {
+                exchange.respond(500, "text/plain", "failing");
+            } else {
+                exchange.respond(200, "text/plain", "ok " + exchange.uri());
+            }
+        }).start());
+        RunningProxy proxy = proxy("""
+                endpoints: ["%s"]
+                outlier_detection: {consecutive_failures: 0}
+                circuit_breaker: {failure_rate: 50%%, minimum_requests: 4, window: 10s, open_for: 1s, half_open_requests: 1}
+                """.formatted(only.url()));
+        InFlightRequest early = closer.add(InFlightRequest.get(proxy.port(), "/early"));
+        Poll.until(() -> uris(only).contains("/early"), 5_000, () -> "/early never reached the backend");
+
+        RawHttpClient client = closer.add(proxy.connect());
+        assertError(openTheBreaker(client, only), 503, "no_healthy_upstream");
+        EndpointStates.awaitState(proxy.gateway(), only.port(), "half_open", 5_000);
+        failing.set(false);
+
+        // The early request's answer (recorded when its head arrives, before the client has it) is no trial's.
+        releaseEarly.countDown();
+        RawResponse earlyAnswer = early.await(10_000);
+        assertEquals(200, earlyAnswer.status(), earlyAnswer::toString);
+        assertEquals("half_open", EndpointStates.state(proxy.gateway(), only.port()),
+                "a request sent while the breaker was closed closed it as if it were the half-open trial");
+
+        int before = only.received().size();
+        RawResponse trial = client.get("/trial").readResponse();
+        assertEquals(200, trial.status(), trial::toString);
+        assertEquals(before + 1, only.received().size(), "the trial must reach the endpoint");
+        EndpointStates.awaitState(proxy.gateway(), only.port(), "healthy", 5_000);
     }
 
     /**

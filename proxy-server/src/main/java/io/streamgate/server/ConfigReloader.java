@@ -8,12 +8,8 @@ import io.streamgate.config.ConfigException;
 import io.streamgate.config.ConfigLoader;
 import io.streamgate.config.ProxyConfig;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
@@ -38,7 +34,7 @@ public final class ConfigReloader implements AutoCloseable {
     private final Path file;
     private final Streamgate gateway;
     private final MeterRegistry registry;
-    private final Consumer<ProxyConfig> onApplied;
+    private final Consumer<ConfigFile> onApplied;
     private final ScheduledExecutorService thread = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "streamgate-reload");
         t.setDaemon(true);
@@ -51,15 +47,15 @@ public final class ConfigReloader implements AutoCloseable {
     private Gauge info;
 
     /**
-     * @param seenHash the SHA-256 of the file as first loaded
-     * @param onApplied  told the new configuration after it took effect (the admin view follows it)
+     * @param loaded    the file as the running configuration was made from it
+     * @param onApplied told the file after the configuration made from it took effect (the admin view follows it)
      */
-    public ConfigReloader(Path file, String seenHash, Streamgate gateway, MeterRegistry registry, Consumer<ProxyConfig> onApplied) {
-        this.file = file;
+    public ConfigReloader(ConfigFile loaded, Streamgate gateway, MeterRegistry registry, Consumer<ConfigFile> onApplied) {
+        this.file = loaded.path();
         this.gateway = gateway;
         this.registry = registry;
         this.onApplied = onApplied;
-        this.seenHash = seenHash;
+        this.seenHash = loaded.sha256();
         this.succeeded = Counter.builder("streamgate.config.reloads").tag("result", "success")
                 .description("configuration reloads").register(registry);
         this.failed = Counter.builder("streamgate.config.reloads").tag("result", "failure")
@@ -71,10 +67,7 @@ public final class ConfigReloader implements AutoCloseable {
     public void watch(Duration period) {
         thread.scheduleWithFixedDelay(() -> {
             try {
-                String hash = hashOrNull();
-                if (hash != null && !hash.equals(seenHash)) {
-                    reloadNow("file change");
-                }
+                checkFile();
             } catch (RuntimeException e) {
                 // An exception ending this task would cancel the periodic watch for good, without a word.
                 LOG.error("the config file watch failed on {}; it keeps watching", file, e);
@@ -84,14 +77,34 @@ public final class ConfigReloader implements AutoCloseable {
 
     /** Reloads on the reload thread; completes with what happened. */
     public CompletableFuture<Outcome> reload(String trigger) {
-        return CompletableFuture.supplyAsync(() -> reloadNow(trigger), thread);
+        return CompletableFuture.supplyAsync(() -> {
+            ConfigFile current;
+            try {
+                current = ConfigFile.read(file);
+            } catch (IOException e) {
+                return rejected(trigger, null, ConfigLoader.unreadable(file, e).getMessage());
+            }
+            return apply(trigger, current);
+        }, thread);
     }
 
-    private Outcome reloadNow(String trigger) {
-        String hash = hashOrNull();
+    private void checkFile() {
+        ConfigFile current;
+        try {
+            current = ConfigFile.read(file);
+        } catch (IOException e) {
+            return; // being rewritten, or gone for a moment: the next check will see it
+        }
+        if (!current.sha256().equals(seenHash)) {
+            apply("file change", current); // the bytes just compared, not a second read that may differ
+        }
+    }
+
+    private Outcome apply(String trigger, ConfigFile current) {
+        String hash = current.sha256();
         ProxyConfig next;
         try {
-            next = ConfigLoader.load(file);
+            next = current.parse();
         } catch (ConfigException e) {
             return rejected(trigger, hash, e.getMessage());
         } catch (RuntimeException e) {
@@ -117,7 +130,7 @@ public final class ConfigReloader implements AutoCloseable {
         seenHash = hash;
         publishHash(hash);
         succeeded.increment();
-        onApplied.accept(next);
+        onApplied.accept(current);
         LOG.info("reload ({}) applied {} (sha256 {})", trigger, file, hash);
         return new Outcome(true, hash, null, result.restartNeeded());
     }
@@ -138,23 +151,6 @@ public final class ConfigReloader implements AutoCloseable {
         }
         info = Gauge.builder("streamgate.config.info", () -> 1).tag("sha256", hash == null ? "unknown" : hash)
                 .description("the active configuration, by the SHA-256 of its file").register(registry);
-    }
-
-    private String hashOrNull() {
-        try {
-            return sha256(Files.readAllBytes(file));
-        } catch (IOException e) {
-            return null; // being rewritten, or gone for a moment: the next check will see it
-        }
-    }
-
-    /** Lower-case hex SHA-256: how the config file is named in metrics, logs and /admin/config. */
-    public static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is always available", e);
-        }
     }
 
     @Override

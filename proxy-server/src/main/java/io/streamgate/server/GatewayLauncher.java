@@ -44,9 +44,15 @@ final class GatewayLauncher {
      * @return the exit status: 0 after a requested shutdown, 1 if starting failed or the gateway stopped by itself
      */
     static int run(Path configFile, InetSocketAddress demoAddress, PrintStream err) {
+        // Read once: the configuration, its hash and the admin view are all made from these bytes.
+        ConfigFile loaded;
         ProxyConfig config;
         try {
-            config = ConfigLoader.load(configFile);
+            loaded = ConfigFile.read(configFile);
+            config = loaded.parse();
+        } catch (IOException e) {
+            err.println(ConfigLoader.unreadable(configFile, e).getMessage());
+            return 1;
         } catch (ConfigException e) {
             err.println(e.getMessage());
             return 1;
@@ -66,12 +72,11 @@ final class GatewayLauncher {
             AccessLogOutput.configure(config.accessLog());
             gateway = Streamgate.start(config, new Streamgate.Options(registry, NanoClock.SYSTEM));
             try {
-                AdminEndpoints endpoints = new AdminEndpoints(gateway, registry, configFile, System.currentTimeMillis());
-                reloader = new ConfigReloader(configFile, endpoints.configHash(), gateway, registry,
-                        next -> endpoints.configReloaded());
+                AdminEndpoints endpoints = new AdminEndpoints(gateway, registry, loaded, System.currentTimeMillis());
+                reloader = new ConfigReloader(loaded, gateway, registry, endpoints::configReloaded);
                 endpoints.useReloader(reloader);
                 admin = startAdmin(config, endpoints);
-            } catch (RuntimeException | IOException e) {
+            } catch (RuntimeException e) {
                 gateway.close(Duration.ZERO);
                 throw new IllegalStateException(e.getMessage(), e);
             }

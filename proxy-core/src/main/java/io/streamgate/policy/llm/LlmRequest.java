@@ -35,6 +35,7 @@ public final class LlmRequest {
     private static final int CHARS_PER_TOKEN = 4;
 
     private final String model;
+    private final String duplicateMember;
     private final boolean stream;
     private final boolean clientAskedForUsage;
     private final long maxTokens;
@@ -44,6 +45,7 @@ public final class LlmRequest {
 
     private LlmRequest(Reader r, boolean truncated) {
         this.model = r.model;
+        this.duplicateMember = r.duplicateMember;
         this.stream = r.stream;
         this.clientAskedForUsage = r.includeUsage;
         this.maxTokens = r.maxCompletionTokens >= 0 ? r.maxCompletionTokens : r.maxTokens;
@@ -84,6 +86,19 @@ public final class LlmRequest {
     /** The {@code model} member, or null when absent or not a string. */
     public String model() {
         return model;
+    }
+
+    /**
+     * The first member the gateway reads or rewrites that occurs more than once (within the bytes read): one of the
+     * root members of the class description ({@code model}, {@code stream}, {@code stream_options},
+     * {@code max_tokens}, {@code max_completion_tokens}, {@code temperature}, {@code messages}, {@code prompt},
+     * {@code input}), or {@code stream_options.include_usage}; null when there is none. Readers of such a body
+     * disagree on which one counts: Python's json, and so vLLM, keeps the last, a rewrite that stops at the first
+     * match changes the first. The gateway refuses it rather than route, limit or rewrite by one value while the
+     * backend acts on another. Other members are the backend's alone and may repeat.
+     */
+    public String duplicateMember() {
+        return duplicateMember;
     }
 
     /** Whether {@code "stream": true}. */
@@ -145,6 +160,9 @@ public final class LlmRequest {
         private long lastTokenEnd;
 
         String model;
+        /** The root members read so far, one bit each (see {@link #noteMember}), whatever their values were. */
+        private int seenMembers;
+        String duplicateMember;
         boolean stream;
         boolean includeUsage;
         long maxTokens = -1;
@@ -170,25 +188,60 @@ public final class LlmRequest {
                 String name = parser.currentName();
                 switch (name) {
                     case "model" -> {
+                        noteMember(name, 0);
                         token = next();
                         model = token == JsonToken.VALUE_STRING ? parser.getText() : null;
                         skip(token);
                     }
                     case "stream" -> {
+                        noteMember(name, 1);
                         token = next();
                         stream = token == JsonToken.VALUE_TRUE;
                         skip(token);
                     }
-                    case "stream_options" -> readStreamOptions(next());
-                    case "max_tokens" -> maxTokens = nonNegativeLong(next());
-                    case "max_completion_tokens" -> maxCompletionTokens = nonNegativeLong(next());
-                    case "temperature" -> temperature = number(next());
-                    case "messages" -> readMessages(next());
-                    case "prompt", "input" -> readPrompt(nextText());
+                    case "stream_options" -> {
+                        noteMember(name, 2);
+                        readStreamOptions(next());
+                    }
+                    case "max_tokens" -> {
+                        noteMember(name, 3);
+                        maxTokens = nonNegativeLong(next());
+                    }
+                    case "max_completion_tokens" -> {
+                        noteMember(name, 4);
+                        maxCompletionTokens = nonNegativeLong(next());
+                    }
+                    case "temperature" -> {
+                        noteMember(name, 5);
+                        temperature = number(next());
+                    }
+                    case "messages" -> {
+                        noteMember(name, 6);
+                        readMessages(next());
+                    }
+                    case "prompt" -> {
+                        noteMember(name, 7);
+                        readPrompt(nextText());
+                    }
+                    case "input" -> {
+                        noteMember(name, 8);
+                        readPrompt(nextText());
+                    }
                     default -> skip(next());
                 }
             }
             return true;
+        }
+
+        /**
+         * Notes the root member {@code name}, whose bit is {@code bit}, and remembers it as the duplicate when it was
+         * seen before. Keeping the parser's own name string allocates nothing.
+         */
+        private void noteMember(String name, int bit) {
+            if ((seenMembers & 1 << bit) != 0 && duplicateMember == null) {
+                duplicateMember = name;
+            }
+            seenMembers |= 1 << bit;
         }
 
         private void readStreamOptions(JsonToken token) throws IOException {
@@ -198,8 +251,14 @@ public final class LlmRequest {
                 return;
             }
             boolean ask = false;
+            boolean askSeen = false;
             while ((token = next()) == JsonToken.FIELD_NAME) {
                 if (parser.currentName().equals("include_usage")) {
+                    // The usage rewrite sets every copy, but whether it runs at all depends on the copy read here.
+                    if (askSeen && duplicateMember == null) {
+                        duplicateMember = "stream_options.include_usage";
+                    }
+                    askSeen = true;
                     token = next();
                     ask = token == JsonToken.VALUE_TRUE;
                     skip(token);

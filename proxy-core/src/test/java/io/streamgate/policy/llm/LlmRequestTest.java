@@ -76,6 +76,67 @@ class LlmRequestTest {
     }
 
     @Test
+    void aSecondRootModelMemberIsNoticedWhateverItsValue() {
+        assertNull(peek(CHAT).duplicateMember(), "a model and stream nested in metadata are not the root's");
+        assertNull(peek("{\"model\":\"a\"}").duplicateMember());
+        assertEquals("model", peek("{\"model\":\"a\",\"model\":\"b\"}").duplicateMember());
+        assertEquals("model", peek("{\"model\":{\"x\":1},\"messages\":[],\"model\":\"b\"}").duplicateMember());
+        assertEquals("model", peek("{\"model\":null,\"model\":\"b\"}").duplicateMember());
+        assertEquals("b", peek("{\"model\":\"a\",\"model\":\"b\"}").model(), "the last one, as Python's json reads it");
+    }
+
+    /** Every root member the gateway reads: a duplicate of any of them is named, whatever the values and order. */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "stream                | true             | false",
+            "stream_options        | {}               | {\"include_usage\":true}",
+            "max_tokens            | 1                | 100000",
+            "max_completion_tokens | 1                | 100000",
+            "temperature           | 0                | 1.5",
+            "messages              | []               | [{\"role\":\"user\",\"content\":\"hi\"}]",
+            "prompt                | \"a\"            | \"b\"",
+            "input                 | [1,2]            | \"b\"",
+    })
+    void aSecondOccurrenceOfAnyMemberTheGatewayReadsIsNamed(String member, String first, String second) {
+        String m = "\"" + member + "\":";
+        assertNull(peek("{\"model\":\"a\"," + m + first + "}").duplicateMember());
+        assertEquals(member, peek("{" + m + first + ",\"model\":\"a\"," + m + second + "}").duplicateMember());
+        assertEquals(member, peek("{" + m + second + "," + m + first + "}").duplicateMember());
+        assertEquals(member, peek("{" + m + "null," + m + "null}").duplicateMember(), "whatever the values");
+    }
+
+    @Test
+    void theFirstDuplicateIsTheOneNamed() {
+        assertEquals("max_tokens", peek("{\"max_tokens\":1,\"stream\":true,\"max_tokens\":2,\"stream\":false}")
+                .duplicateMember());
+    }
+
+    @Test
+    void aSecondIncludeUsageInStreamOptionsIsNamed() {
+        assertNull(peek("{\"stream_options\":{\"include_usage\":true,\"x\":1}}").duplicateMember());
+        assertEquals("stream_options.include_usage",
+                peek("{\"stream_options\":{\"include_usage\":false,\"include_usage\":true}}").duplicateMember());
+        assertNull(peek("{\"stream_options\":{\"include_usage\":true},\"metadata\":{\"include_usage\":1,\"include_usage\":2}}")
+                .duplicateMember(), "include_usage elsewhere is not the gateway's");
+    }
+
+    @Test
+    void membersTheGatewayDoesNotReadMayRepeat() {
+        assertNull(peek("{\"model\":\"a\",\"n\":1,\"user\":\"u\",\"n\":2,\"user\":\"v\",\"tools\":[],\"tools\":[]}")
+                .duplicateMember());
+        assertNull(peek("{\"model\":\"a\",\"messages\":[{\"role\":\"user\",\"content\":\"x\",\"model\":1,\"model\":2}]}")
+                .duplicateMember(), "only the root's members count");
+        assertNull(peek("{\"prompt\":\"a\",\"input\":\"b\"}").duplicateMember(), "two different members");
+    }
+
+    @Test
+    void aDuplicateBeyondATruncatedPrefixIsNotSeen() {
+        byte[] b = bytes("{\"max_tokens\":1,\"messages\":[],\"max_tokens\":100000}");
+        assertNull(LlmRequest.peek(b, 30, true).duplicateMember());
+        assertEquals("max_tokens", LlmRequest.peek(b, b.length, true).duplicateMember());
+    }
+
+    @Test
     void maxCompletionTokensWinsWhicheverComesFirst() {
         assertEquals(7, peek("{\"max_completion_tokens\":7,\"max_tokens\":9}").maxTokens());
         assertEquals(9, peek("{\"max_tokens\":9}").maxTokens());

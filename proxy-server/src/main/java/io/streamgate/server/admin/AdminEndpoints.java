@@ -3,32 +3,26 @@ package io.streamgate.server.admin;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.channel.EventLoop;
 import io.streamgate.Streamgate;
+import io.streamgate.server.ConfigFile;
 import io.streamgate.server.ConfigReloader;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * What the admin listener serves, gathered from the running gateway. The config view is computed once per loaded
- * config (the file may have changed on disk since).
+ * What the admin listener serves, gathered from the running gateway. The config view is made from the bytes the
+ * running configuration was made from (the file may have changed on disk since).
  */
 public final class AdminEndpoints {
     private final Streamgate gateway;
     private final PrometheusMeterRegistry registry;
-    private final java.nio.file.Path configFile;
     private volatile ConfigView config;
     private volatile ConfigReloader reloader;
     private volatile EventLoop executor;
 
-    public AdminEndpoints(Streamgate gateway, PrometheusMeterRegistry registry, java.nio.file.Path configFile, long loadedAt)
-            throws java.io.IOException {
+    /** @param loaded the file the gateway's configuration was made from, at {@code loadedAt} (epoch ms) */
+    public AdminEndpoints(Streamgate gateway, PrometheusMeterRegistry registry, ConfigFile loaded, long loadedAt) {
         this.gateway = gateway;
         this.registry = registry;
-        this.configFile = configFile;
-        this.config = ConfigView.of(configFile, loadedAt);
-    }
-
-    /** The SHA-256 of the configuration file as loaded. */
-    public String configHash() {
-        return config.sha256();
+        this.config = ConfigView.of(loaded, loadedAt);
     }
 
     /** Enables {@code POST /admin/reload}. */
@@ -36,15 +30,9 @@ public final class AdminEndpoints {
         this.reloader = reloader;
     }
 
-    /** After a reload: the view shows the file as it is now. */
-    public void configReloaded() {
-        try {
-            config = ConfigView.of(configFile, System.currentTimeMillis());
-        } catch (java.io.IOException | RuntimeException e) {
-            // The file was read a moment ago by the reload, which has taken effect; it may have changed since (an
-            // editor half-way through writing it, which SnakeYAML refuses). Keep the old view rather than fail the
-            // reload: the next change reloads and replaces it.
-        }
+    /** After a reload: the view shows the file the new configuration was made from. */
+    public void configReloaded(ConfigFile applied) {
+        config = ConfigView.of(applied, System.currentTimeMillis());
     }
 
     ConfigReloader reloader() {

@@ -19,7 +19,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * The admin listener: health, readiness, metrics and operations, on its own address and its own single thread, so
  * neither a busy public listener nor a slow scrape gets in the other's way. Scrapes and config dumps run on that
- * thread (they are small); nothing here touches the gateway's event loops.
+ * thread (they are small); nothing here touches the gateway's event loops. Connections are held to the public
+ * listener's idle and request timeouts, as an nginx {@code server} block inherits its {@code http} block's.
  */
 public final class AdminServer implements AutoCloseable {
     /** Requests to the admin listener are small; a bigger one is a mistake or an attack. */
@@ -45,6 +46,7 @@ public final class AdminServer implements AutoCloseable {
                     protected void initChannel(SocketChannel ch) {
                         ch.pipeline().addLast(new HttpServerCodec(4096, 8192, 8192));
                         ch.pipeline().addLast(new HttpObjectAggregator(MAX_REQUEST_BYTES));
+                        ch.pipeline().addLast(new AdminTimeouts(() -> endpoints.gateway().config().server()));
                         ch.pipeline().addLast(new AdminHandler(endpoints, config.token()));
                     }
                 });

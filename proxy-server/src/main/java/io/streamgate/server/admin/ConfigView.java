@@ -1,13 +1,9 @@
 package io.streamgate.server.admin;
 
-import java.io.IOException;
+import io.streamgate.config.ConfigLoader;
+import io.streamgate.server.ConfigFile;
 import java.io.StringReader;
 import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import io.streamgate.config.ConfigLoader;
-import io.streamgate.server.ConfigReloader;
 import java.util.Set;
 import org.yaml.snakeyaml.DumperOptions;
 import org.yaml.snakeyaml.LoaderOptions;
@@ -33,14 +29,15 @@ record ConfigView(String source, String text, String sha256, long loadedAt) {
     /** Keys whose values are secrets wherever they appear. */
     private static final Set<String> SECRET_ANYWHERE = Set.of("password", "key_password", "api_key", "upstream_api_key");
 
-    static ConfigView of(Path file, long loadedAt) throws IOException {
-        byte[] bytes = Files.readAllBytes(file);
-        String yaml = new String(bytes, StandardCharsets.UTF_8);
-        // The loader's size limit, not SnakeYAML's smaller default: a file the gateway runs must have a view, or the
-        // gateway would not start with it (and a reload to it would fail after it took effect).
+    /**
+     * The view of a file the gateway parsed and runs. It composes with the loader's size limit and otherwise more
+     * leniently than the loader (duplicate keys, aliases), so it does not fail on such a file: a failure here would
+     * stop the start, or follow a reload that had already taken effect.
+     */
+    static ConfigView of(ConfigFile file, long loadedAt) {
         LoaderOptions limits = new LoaderOptions();
         limits.setCodePointLimit(ConfigLoader.MAX_CODE_POINTS);
-        Node root = new Yaml(limits).compose(new StringReader(yaml));
+        Node root = new Yaml(limits).compose(new StringReader(file.text()));
         if (root instanceof MappingNode top) {
             for (NodeTuple section : top.getValue()) {
                 if (section.getKeyNode() instanceof ScalarNode name) {
@@ -54,7 +51,7 @@ record ConfigView(String source, String text, String sha256, long loadedAt) {
         if (root != null) {
             new Yaml(options).serialize(root, out);
         }
-        return new ConfigView(file.toString(), out.toString(), ConfigReloader.sha256(bytes), loadedAt);
+        return new ConfigView(file.path().toString(), out.toString(), file.sha256(), loadedAt);
     }
 
     /** Replaces the secrets below {@code node}, which sits in the top-level {@code section}. */

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.streamgate.server.ConfigFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -57,7 +58,7 @@ class ConfigViewTest {
                     upstream: vllm
                     upstream_api_key: route-upstream-key-271828
                 """);
-        String yaml = ConfigView.of(file, 0).text();
+        String yaml = ConfigView.of(ConfigFile.read(file), 0).text();
         for (String secret : SECRETS) {
             assertFalse(yaml.contains(secret), () -> secret + " is shown:\n" + yaml);
         }
