@@ -33,6 +33,10 @@ final class AlpnNegotiator extends ApplicationProtocolNegotiationHandler {
 
     private static void recordClientCertificate(ChannelHandlerContext ctx) {
         SslHandler ssl = ctx.pipeline().get(SslHandler.class);
+        if (!ssl.engine().getNeedClientAuth() && !ssl.engine().getWantClientAuth()) {
+            // Without mutual TLS there is no certificate to ask for, and asking throws (a stack trace per connection).
+            return;
+        }
         try {
             Certificate[] chain = ssl.engine().getSession().getPeerCertificates();
             if (chain.length > 0 && chain[0] instanceof X509Certificate) {
