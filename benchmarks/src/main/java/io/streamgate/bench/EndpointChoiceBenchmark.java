@@ -23,7 +23,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * four endpoints, from two threads (two event loops choosing at once). {@code setup}: "plain" (least outstanding,
  * no health settings beyond the default outlier detection: the lock-free path), "guarded" (active checks, breaker
  * and slow start configured), "admission" (max_in_flight set: choosing and finishing take the upstream's lock),
- * "least_loaded" (power of two choices).
+ * "least_loaded" (power of two choices), "consistent_hash" (bounded-load hashing on one API key).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -33,10 +33,12 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 @Threads(2)
 public class EndpointChoiceBenchmark {
-    @Param({"plain", "guarded", "admission", "least_loaded"})
+    @Param({"plain", "guarded", "admission", "least_loaded", "consistent_hash"})
     public String setup;
 
     private Upstream upstream;
+    /** The request's hash key: only consistent_hash reads one. */
+    private String hashKey;
 
     @Setup
     public void setUp() {
@@ -48,10 +50,14 @@ public class EndpointChoiceBenchmark {
                         UpstreamConfig.Outlier.DEFAULT,
                         new UpstreamConfig.Breaker(0.5, 20, Duration.ofSeconds(10), Duration.ofSeconds(30), 3), Duration.ofSeconds(30))
                 : UpstreamConfig.Health.DEFAULT;
-        UpstreamConfig.Balance balance = setup.equals("least_loaded")
-                ? new UpstreamConfig.Balance(UpstreamConfig.Balance.Strategy.LEAST_LOADED, null, null, 0,
-                        new UpstreamConfig.LoadMetrics("/metrics", Duration.ofSeconds(5)))
-                : UpstreamConfig.Balance.DEFAULT;
+        UpstreamConfig.Balance balance = switch (setup) {
+            case "least_loaded" -> new UpstreamConfig.Balance(UpstreamConfig.Balance.Strategy.LEAST_LOADED, null, null, 0,
+                    new UpstreamConfig.LoadMetrics("/metrics", Duration.ofSeconds(5)));
+            case "consistent_hash" -> new UpstreamConfig.Balance(UpstreamConfig.Balance.Strategy.CONSISTENT_HASH,
+                    UpstreamConfig.Balance.HashKey.API_KEY, null, 1.25, null);
+            default -> UpstreamConfig.Balance.DEFAULT;
+        };
+        hashKey = setup.equals("consistent_hash") ? "team-a" : null;
         UpstreamConfig.Admission admission = setup.equals("admission")
                 ? new UpstreamConfig.Admission(1_000_000, 128, Duration.ofSeconds(30), true) : UpstreamConfig.Admission.UNLIMITED;
         upstream = new Upstream(new UpstreamConfig("bench", endpoints, 64 * 1024,
@@ -61,7 +67,7 @@ public class EndpointChoiceBenchmark {
 
     @Benchmark
     public int chooseAndFinish() {
-        long choice = upstream.choose(null, 0);
+        long choice = upstream.choose(hashKey, 0);
         int i = Upstream.endpoint(choice);
         upstream.attemptEnded(i, Upstream.trial(choice), Boolean.TRUE);
         upstream.finished(i);

@@ -58,7 +58,7 @@ public record UpstreamConfig(String name, List<Endpoint> endpoints, long replayB
 
         /**
          * What a consistent hash is computed over; API_KEY falls back to the client address for anonymous requests,
-         * PROMPT_PREFIX is the start of a JSON body's messages or prompt.
+         * PROMPT_PREFIX is the start of a JSON body's top-level messages or prompt member.
          */
         public enum HashKey { API_KEY, CLIENT_IP, HEADER, PROMPT_PREFIX }
     }

@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -50,8 +51,18 @@ final class UpstreamConfigReader {
                 "max_in_flight", "queue", "tls", "api_key", "models", "models_refresh");
         ConfigNode eps = require(node, f, "endpoints");
         List<Endpoint> endpoints = new ArrayList<>();
+        Map<String, Integer> addresses = new HashMap<>();
         for (ConfigNode ep : eps.list()) {
-            endpoints.add(endpoint(ep));
+            Endpoint endpoint = endpoint(ep);
+            // A backend listed twice would be half one endpoint and half two: its meters, connect outcomes and what a
+            // reload carries over go by address, while balancing, in-flight counts, health and retries count the
+            // listings apart (a retry could go back to the backend that just failed). A weight gives a larger share.
+            Integer first = addresses.putIfAbsent(address(endpoint), endpoints.size());
+            if (first != null) {
+                throw ep.error("'" + endpoint + "' is already listed as endpoints[" + first + "] (to give an endpoint"
+                        + " a larger share, list it once with a weight)");
+            }
+            endpoints.add(endpoint);
         }
         if (endpoints.isEmpty()) {
             throw eps.error("at least one endpoint is required");
@@ -298,6 +309,11 @@ final class UpstreamConfigReader {
             throw urlNode.error("'" + text + "': port " + port + " is out of range (1..65535)");
         }
         return new Endpoint(host, port, weight, tls);
+    }
+
+    /** What makes two endpoints the same: scheme, port, and the host, whose case does not matter (RFC 3986 §6.2.2.1). */
+    private static String address(Endpoint e) {
+        return (e.tls() ? "https://" : "http://") + e.host().toLowerCase(Locale.ROOT) + ":" + e.port();
     }
 
     private static Pool pool(ConfigNode node) throws ConfigException {

@@ -19,9 +19,10 @@ import java.util.List;
 
 /**
  * The rate limits of one exchange, run in the route's order: request buckets and concurrency slots when the headers
- * arrive, LLM token buckets once the body's estimate is known. Every rule must admit; when one refuses, what earlier
- * rules took is given back. Local rules decide at once; Redis rules and queued concurrency slots answer later, and
- * the answer is brought back to the exchange's event loop. Confined to that loop.
+ * arrive, LLM token buckets once the body's estimate is known and the response cache could not answer (a hit costs no
+ * tokens, so a budget in debt does not refuse it). Every rule must admit; when one refuses, what earlier rules took
+ * is given back. Local rules decide at once; Redis rules and queued concurrency slots answer later, and the answer is
+ * brought back to the exchange's event loop. Confined to that loop.
  *
  * <p>Token rules are charged the estimate at admission and settled against real usage when the exchange ends.
  */

@@ -280,7 +280,7 @@ final class Exchange implements UpstreamListener {
     }
 
     /**
-     * The body's start (or all of it) is held: estimate, maybe rewrite, admit tokens, look in the cache. All of it may
+     * The body's start (or all of it) is held: estimate, maybe rewrite, look in the cache, admit tokens. All of it may
      * have arrived before peeking began (while a rate limit kept the request waiting), so what counts is what is held.
      */
     private void afterBodyPeeked() {
@@ -319,19 +319,31 @@ final class Exchange implements UpstreamListener {
                 if (rewritten != null) {
                     replaceBody(rewritten);
                     usage = new UsageTracker(llm, true);
-                    // The usage chunk asked for here must be taken out again, which a compressed stream would not allow.
-                    request.headers().set(HttpHeaderNames.ACCEPT_ENCODING, HttpHeaderValues.IDENTITY);
                 }
             }
         } else if (!declaredBody && route.cache() != null && request.method().equals(HttpMethod.POST)) {
             digest = BodyDigest.of(new byte[0], 0);
         }
-        if (metered && usage == null) {
-            usage = new UsageTracker(llm, false);
+        if (metered) {
+            if (usage == null) {
+                usage = new UsageTracker(llm, false);
+            }
+            // The charge is settled from the usage in the response, which compressed bytes hide (and from which an
+            // injected usage chunk could not be taken out): left to the client's Accept-Encoding, a client asking for
+            // gzip would pay for its prompt only. Set before the cache key is made, as a Vary on it reads this value.
+            request.headers().set(HttpHeaderNames.ACCEPT_ENCODING, HttpHeaderValues.IDENTITY);
         }
         if (route.cache() != null) {
             cache = CacheUse.of(gateway, route, request, target.host(), target.withPath(target.path()), record.identity,
                     declaredBody, digest, llm);
+            // A hit costs the backend nothing, so it is answered before the token budgets are asked: a bucket in debt
+            // holds back generations, not answers already paid for. Request-rate and concurrency limits, like every
+            // policy before them, have admitted it already.
+            CachedResponse hit = cache.lookup();
+            if (hit != null) {
+                answerFromCache(hit);
+                return;
+            }
         }
         if (admission != null && admission.hasTokenRules()) {
             long estimate = llm == null ? 0 : llm.admissionEstimate();
@@ -341,17 +353,12 @@ final class Exchange implements UpstreamListener {
         }
     }
 
-    /** Every limit admitted the request: answer from the cache, wait for an identical request's answer, or fetch. */
+    /** Every limit admitted a request the cache did not answer: wait for an identical request's answer, or fetch. */
     private void afterAdmitted() {
         if (done) {
             return;
         }
         if (cache != null) {
-            CachedResponse hit = cache.lookup();
-            if (hit != null) {
-                answerFromCache(hit);
-                return;
-            }
             if (!cache.lead(ctx.executor(), this::onSharedEntry)) {
                 return;
             }
@@ -1076,6 +1083,8 @@ final class Exchange implements UpstreamListener {
         if (heartbeatDue(now)) {
             lastClientWrite = now;
             record.bytesOut += HEARTBEAT.length; // sent to the client like any body byte, though not the backend's
+            // A wrapper of the constant bytes (nothing copied, full to its fixed capacity), owned by this write. A
+            // shared unreleasable buffer would not allocate less: each write needs its own duplicate for its indices.
             ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(HEARTBEAT)));
         }
         rearmTimer();

@@ -11,7 +11,8 @@ import java.util.List;
  * Reads the LLM token usage of one response as it is relayed: from the final usage chunk of an event stream (removed
  * there when the gateway asked for it and the client did not), or from the {@code usage} member of a JSON body.
  * When no usage arrives (the client left, the stream broke) the charge falls back to the prompt estimate plus one
- * token per content event relayed, so aborting is no way around a budget. Confined to the exchange's event loop.
+ * token per content event relayed, so aborting is no way around a budget; when it cannot be read (the response is
+ * compressed) the whole admission estimate stays charged. Confined to the exchange's event loop.
  */
 final class UsageTracker {
     /** An event larger than this is relayed without looking inside. */
@@ -25,6 +26,8 @@ final class UsageTracker {
     private boolean worked;
     /** The client left after the request was sent and before the response began. */
     private boolean leftWhileWorking;
+    /** The response has a Content-Encoding: its usage, if any, is out of reach. */
+    private boolean compressed;
 
     /**
      * @param request  the parsed request body, or null when there was none or it was not JSON
@@ -36,12 +39,14 @@ final class UsageTracker {
     }
 
     /**
-     * @param encoded whether the body has a Content-Encoding: compressed bytes are relayed untouched and the charge
-     *                falls back to the estimate
+     * @param encoded whether the body has a Content-Encoding (the backend ignored the gateway's
+     *                {@code Accept-Encoding: identity}): compressed bytes are relayed untouched, and the charge is the
+     *                admission estimate
      */
     void onResponseHead(boolean eventStream, boolean encoded) {
         worked = true;
         if (encoded) {
+            compressed = true;
             return;
         }
         if (eventStream) {
@@ -101,9 +106,11 @@ final class UsageTracker {
     }
 
     /**
-     * What to charge: the reported total, else the estimate of what was consumed (the admission estimate when the
-     * client left before the response began); 0 when the backend never worked on the request (it was never sent
-     * whole, or the backend failed before answering).
+     * What to charge: the reported total, else the estimate of what was consumed; 0 when the backend never worked on
+     * the request (it was never sent whole, or the backend failed before answering). The estimate is the admission
+     * estimate, completion budget included, when nothing shows how much was generated: the client left before the
+     * response began, or the response was compressed (neither its usage nor its events can be read, and the prompt
+     * alone would make every completion free to a backend that compresses); else the prompt plus the events relayed.
      */
     long tokensToCharge() {
         Usage u = reported();
@@ -113,7 +120,7 @@ final class UsageTracker {
         if (!worked) {
             return 0;
         }
-        if (leftWhileWorking) {
+        if (leftWhileWorking || compressed) {
             return request == null ? 0 : request.admissionEstimate();
         }
         long prompt = request == null ? 0 : request.promptTokenEstimate();

@@ -21,9 +21,14 @@ final class HashRing {
 
     private final long[] points;
     private final int[] owners;
-    private final int endpoints;
+    /** The bits of every endpoint: {@link #first} has asked them all once its mask of endpoints asked equals this. */
+    private final long everyEndpoint;
 
+    /** @param names at most 64, so that {@link #first} can remember the endpoints it asked as the bits of a long */
     HashRing(List<String> names, int[] weights) {
+        if (names.size() > Long.SIZE) {
+            throw new IllegalArgumentException(names.size() + " endpoints: a ring takes at most " + Long.SIZE);
+        }
         int weightSum = 0;
         for (int w : weights) {
             weightSum += w;
@@ -44,7 +49,7 @@ final class HashRing {
             points[j] = pairs[j][0];
             owners[j] = (int) pairs[j][1];
         }
-        this.endpoints = names.size();
+        this.everyEndpoint = names.size() == Long.SIZE ? -1L : (1L << names.size()) - 1;
     }
 
     /** Points on the ring. */
@@ -59,13 +64,13 @@ final class HashRing {
             at = -at - 1;
         }
         int home = owners[at % points.length];
-        boolean[] tried = new boolean[endpoints];
-        int distinct = 0;
-        for (int step = 0; step < points.length && distinct < endpoints; step++) {
+        // A mask in a local, not an array: this runs for every request of a consistent_hash upstream.
+        long asked = 0;
+        for (int step = 0; step < points.length && asked != everyEndpoint; step++) {
             int owner = owners[(at + step) % points.length];
-            if (!tried[owner]) {
-                tried[owner] = true;
-                distinct++;
+            long bit = 1L << owner;
+            if ((asked & bit) == 0) {
+                asked |= bit;
                 if (hasRoom.test(owner)) {
                     return owner;
                 }

@@ -75,13 +75,12 @@ public final class Upstream {
         Map<String, AtomicInteger> inFlight = new HashMap<>();
         if (previous != null) {
             for (int i = 0; i < previous.outstanding.length; i++) {
-                inFlight.putIfAbsent(previous.config.endpoints().get(i).toString(), previous.outstanding[i]);
+                inFlight.put(previous.config.endpoints().get(i).toString(), previous.outstanding[i]);
             }
         }
         this.outstanding = new AtomicInteger[weights.length];
         for (int i = 0; i < outstanding.length; i++) {
-            // remove: an address listed twice gets one counter, not two counting each other's requests
-            AtomicInteger kept = inFlight.remove(endpoints.get(i).toString());
+            AtomicInteger kept = inFlight.get(endpoints.get(i).toString());
             outstanding[i] = kept != null ? kept : new AtomicInteger();
         }
         this.schedule = SmoothWeightedOrder.of(weights);

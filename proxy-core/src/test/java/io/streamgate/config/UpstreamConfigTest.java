@@ -128,6 +128,32 @@ class UpstreamConfigTest {
         assertTrue(e.contains(message == null ? "" : message), e);
     }
 
+    /**
+     * The same backend listed twice would count as two endpoints for balancing and retries but share its meters and
+     * connect health: it is refused at its second listing, however it is spelled (scheme and host case, default port,
+     * trailing slash, with or without a weight). Endpoints that differ in scheme, host or port are distinct.
+     */
+    @Test
+    void anEndpointListedTwiceIsRefusedAtItsSecondListing() throws ConfigException {
+        assertListedTwice(2, 0, "http://10.0.0.1:8000", "http://10.0.0.2:8000", "http://10.0.0.1:8000");
+        assertListedTwice(1, 0, "http://10.0.0.1", "http://10.0.0.1:80/");
+        assertListedTwice(1, 0, "https://gpu1.internal", "HTTPS://GPU1.Internal:443");
+        assertListedTwice(2, 1, "http://10.0.0.1:8000", "http://[::1]:8000", "{url: \"http://[::1]:8000\", weight: 2}");
+        UpstreamConfig u = load("endpoints: [\"http://10.0.0.1:8000\", \"https://10.0.0.1:8000\", \"http://10.0.0.1:8001\","
+                + " \"http://10.0.0.2:8000\"]", "").upstreams().get("a");
+        assertEquals(4, u.endpoints().size());
+    }
+
+    /** {@code items}, one per line of a block list starting on line 6, have a repeat at {@code repeat} of {@code first}. */
+    private static void assertListedTwice(int repeat, int first, String... items) {
+        String body = "endpoints:\n" + String.join("\n", List.of(items).stream().map(i -> "  - " + i).toList());
+        ConfigException e = assertThrows(ConfigException.class, () -> load(body, ""));
+        assertEquals("test.yaml", e.source(), e.getMessage());
+        assertEquals(6 + repeat, e.line(), e.getMessage());
+        assertEquals("upstreams.a.endpoints[" + repeat + "]", e.keyPath(), e.getMessage());
+        assertTrue(e.getMessage().contains("is already listed as endpoints[" + first + "]"), e.getMessage());
+    }
+
     @Test
     void endpointSchemesAndModelRoutingErrors() {
         assertTrue(error("endpoints: [\"ftp://h:1\"]", "").contains("only http:// and https://"));

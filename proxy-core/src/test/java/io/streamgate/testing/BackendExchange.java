@@ -91,7 +91,11 @@ public final class BackendExchange {
 
     /** A complete response with Content-Length. {@code headerPairs}: name, value, name, value... */
     public void respond(int status, String contentType, String text, String... headerPairs) throws IOException, InterruptedException {
-        byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+        respond(status, contentType, text.getBytes(StandardCharsets.UTF_8), headerPairs);
+    }
+
+    /** A complete response with Content-Length and these exact body bytes (a compressed body, say). */
+    public void respond(int status, String contentType, byte[] bytes, String... headerPairs) throws IOException, InterruptedException {
         DefaultFullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
                 HttpResponseStatus.valueOf(status), Unpooled.wrappedBuffer(bytes));
         response.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType).setInt(HttpHeaderNames.CONTENT_LENGTH, bytes.length);

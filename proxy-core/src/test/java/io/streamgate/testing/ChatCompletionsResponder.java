@@ -27,10 +27,17 @@ public final class ChatCompletionsResponder implements Responder {
 
     /** The usage-only event this backend sends for its usage. */
     public String usageEvent() {
-        return "data: {\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":" + usageJson() + "}";
+        return usageEvent(promptTokens, completionTokens);
     }
 
-    private String usageJson() {
+    /** The usage-only event vLLM sends at the end of a stream whose request asked for it. */
+    static String usageEvent(long promptTokens, long completionTokens) {
+        return "data: {\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":"
+                + usageJson(promptTokens, completionTokens) + "}";
+    }
+
+    /** A {@code usage} object as vLLM writes it. */
+    static String usageJson(long promptTokens, long completionTokens) {
         return "{\"prompt_tokens\":" + promptTokens + ",\"completion_tokens\":" + completionTokens
                 + ",\"total_tokens\":" + (promptTokens + completionTokens) + "}";
     }
@@ -41,7 +48,7 @@ public final class ChatCompletionsResponder implements Responder {
         if (!Boolean.TRUE.equals(request.get("stream"))) {
             exchange.respond(200, "application/json", "{\"id\":\"x\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,"
                     + "\"message\":{\"role\":\"assistant\",\"content\":\"hi\"},\"finish_reason\":\"stop\"}],\"usage\":"
-                    + usageJson() + "}");
+                    + usageJson(promptTokens, completionTokens) + "}");
             return;
         }
         exchange.startChunked(200, "text/event-stream", "Cache-Control", "no-cache");

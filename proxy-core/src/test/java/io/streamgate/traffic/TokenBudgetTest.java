@@ -49,6 +49,7 @@ class TokenBudgetTest {
     private static final String CHAT = "/v1/chat/completions";
     private static final String METERED = "/metered/chat/completions";
     private static final String BIG = "/big/chat/completions";
+    private static final String CACHED = "/cached/chat/completions";
 
     private final ManualClock clock = new ManualClock();
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
@@ -66,6 +67,7 @@ class TokenBudgetTest {
                 rate_limits:
                   budget: { key: api_key, tokens: 100/m }
                   roomy: { key: api_key, tokens: 1000000/m }
+                  hits: { key: api_key, requests: 4/m }
                 upstreams:
                   llm:
                     endpoints: ["%s"]
@@ -86,6 +88,12 @@ class TokenBudgetTest {
                     auth: required
                     rate_limits: [roomy]
                     tokens: { peek_limit: 1KiB }
+                  - name: cached
+                    path_prefix: /cached
+                    upstream: llm
+                    auth: required
+                    rate_limits: [hits, budget]
+                    cache: { post: deterministic }
                 """.formatted(ALICE, backend.url()), new Streamgate.Options(registry, clock));
     }
 
@@ -369,6 +377,44 @@ class TokenBudgetTest {
 
         RawResponse refused = post(CHAT, chat(false, ",\"max_tokens\":40"));
         assertError(refused, 429, "rate_limit_exceeded");
+        assertEquals(1, backend.received().size());
+    }
+
+    /**
+     * Budget 100. The first request (temperature 0, so cached) reports 5000 tokens used: the bucket is deep in debt.
+     * The same request again is a cache hit, which costs the backend nothing: it is answered from the cache, where the
+     * token budget, asked first, used to refuse it. Another request is a miss and is refused. The request-rate limit
+     * (4 a minute) still counts every request it admits, hits included.
+     */
+    @Test
+    void aCacheHitIsAnsweredWhileTheTokenBudgetIsInDebt() throws Exception {
+        start(new ChatCompletionsResponder(5, 4995, 0));
+        String cacheable = chat(false, ",\"temperature\":0");
+        RawResponse first = post(CACHED, cacheable);
+        assertEquals(200, first.status(), first::toString);
+        assertEquals("MISS", first.header("x-cache"), first::toString);
+        awaitSettled();
+
+        RawResponse hit = post(CACHED, cacheable);
+        assertEquals(200, hit.status(), () -> "a cache hit costs no tokens and must not wait for the budget: " + hit);
+        assertEquals("HIT", hit.header("x-cache"), hit::toString);
+        assertEquals(first.bodyText(), hit.bodyText());
+        assertEquals(1, backend.received().size(), "a hit must not reach the backend");
+
+        RawResponse miss = post(CACHED, chat(false, ",\"temperature\":0,\"max_tokens\":1"));
+        assertError(miss, 429, "rate_limit_exceeded");
+        assertTrue(miss.bodyText().contains("token budget"), miss::bodyText);
+        assertEquals(1, backend.received().size(), "a miss must wait for the budget");
+
+        // Taken so far: the first request and the hit (the refused miss gave its request back). Two more hits fit.
+        for (int i = 0; i < 2; i++) {
+            RawResponse again = post(CACHED, cacheable);
+            assertEquals(200, again.status(), again::toString);
+            assertEquals("HIT", again.header("x-cache"), again::toString);
+        }
+        RawResponse limited = post(CACHED, cacheable);
+        assertError(limited, 429, "rate_limit_exceeded");
+        assertTrue(limited.bodyText().contains("request rate"), () -> "hits count against request rates: " + limited.bodyText());
         assertEquals(1, backend.received().size());
     }
 

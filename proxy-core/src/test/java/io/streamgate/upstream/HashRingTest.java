@@ -2,10 +2,14 @@ package io.streamgate.upstream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
+import java.util.function.IntPredicate;
 import org.junit.jupiter.api.Test;
 
 class HashRingTest {
@@ -44,5 +48,59 @@ class HashRingTest {
         }
         double share = (double) hits[0] / keys;
         assertEquals(0.8, share, 0.03, "weight 1000 of 1250 should take about 80% of the keys");
+    }
+
+    /**
+     * With no endpoint having room the walk asks every endpoint once, the key's own first, and falls back to it; on
+     * 64 endpoints too, where the last one is the top bit of the walk's mask.
+     */
+    @Test
+    void theWalkAsksEveryEndpointOnceThenFallsBackToTheKeysOwn() {
+        for (int n : new int[] {1, 3, 63, 64}) {
+            HashRing ring = new HashRing(names(n), weightsOfOne(n));
+            for (int k = 0; k < 50; k++) {
+                String key = "key-" + k;
+                int home = ring.first(key, i -> true);
+                List<Integer> asked = new ArrayList<>();
+                assertEquals(home, ring.first(key, i -> !asked.add(i)), "none has room: the key's own");
+                assertEquals(n, asked.size(), () -> "asked " + asked);
+                assertEquals(n, new HashSet<>(asked).size(), () -> "asked " + asked);
+                assertEquals(home, asked.get(0));
+                int last = asked.get(n - 1);
+                assertEquals(last, ring.first(key, i -> i == last), "the only one with room is found, however far");
+            }
+        }
+    }
+
+    /** The walk runs for every request of a consistent_hash upstream: it allocated a boolean[] per call. */
+    @Test
+    void choosingAllocatesNothing() {
+        assumeTrue(ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean);
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        assumeTrue(threads.isThreadAllocatedMemorySupported() && threads.isThreadAllocatedMemoryEnabled());
+        HashRing ring = new HashRing(names(4), weightsOfOne(4));
+        String[] keys = new String[10_000];
+        for (int k = 0; k < keys.length; k++) {
+            keys[k] = "key-" + k;
+        }
+        int only = 3;
+        IntPredicate hasRoom = i -> i == only; // most keys walk past other endpoints to it
+        int found = 0;
+        for (String key : keys) {
+            found += ring.first(key, hasRoom); // loads and links everything the measured calls use
+        }
+        long before = threads.getCurrentThreadAllocatedBytes();
+        for (String key : keys) {
+            found += ring.first(key, hasRoom);
+        }
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        assertEquals(2 * keys.length * only, found);
+        assertTrue(allocated < keys.length, () -> allocated + " bytes allocated by " + keys.length + " calls");
+    }
+
+    private static int[] weightsOfOne(int n) {
+        int[] weights = new int[n];
+        Arrays.fill(weights, 1);
+        return weights;
     }
 }

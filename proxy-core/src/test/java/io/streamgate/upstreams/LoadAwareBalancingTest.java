@@ -157,4 +157,44 @@ class LoadAwareBalancingTest {
         assertTrue(servedBy.contains("a") && servedBy.contains("b"),
                 () -> "20 conversations should spread over both endpoints: " + endpointsByConversation);
     }
+
+    /**
+     * Members before the conversation that spell "messages" (a string value, a nested key, a tool's parameter) differ
+     * from turn to turn; the conversation's own root member is what is hashed, so each conversation stays put.
+     */
+    @Test
+    void promptPrefixHashingIgnoresLookalikesBeforeTheRootMember() throws Exception {
+        TestBackend a = backend("a", new AtomicInteger());
+        TestBackend b = backend("b", new AtomicInteger());
+        RunningProxy proxy = closer.add(RunningProxy.start("""
+                server:
+                  listen: "127.0.0.1:0"
+                upstreams:
+                  vllm:
+                    endpoints: ["%s", "%s"]
+                    balance: consistent_hash
+                    hash_key: prompt_prefix
+                routes:
+                  - path_prefix: /
+                    upstream: vllm
+                """.formatted(a.url(), b.url())));
+        List<String> before = List.of("", "\"user\":\"messages\",", "\"metadata\":{\"messages\":\"turn 2\"},",
+                "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"type\":\"object\","
+                        + "\"properties\":{\"messages\":{\"type\":\"array\"}}}}}],");
+        Map<Integer, Set<String>> endpointsByConversation = new LinkedHashMap<>();
+        try (RawHttpClient client = proxy.connect()) {
+            for (int turn = 0; turn < before.size(); turn++) {
+                for (int c = 0; c < 10; c++) {
+                    String body = "{\"model\":\"m\"," + before.get(turn) + "\"messages\":[{\"role\":\"system\",\"content\":"
+                            + "\"You are assistant number " + c + ".\"},{\"role\":\"user\",\"content\":\"Hi\"}]}";
+                    String target = "/v1/chat/completions?c=" + c + "&turn=" + turn;
+                    RawResponse response = client.post(target, body, "Content-Type: application/json").readResponse();
+                    assertEquals(200, response.status(), response::toString);
+                    endpointsByConversation.computeIfAbsent(c, k -> new HashSet<>()).add(response.bodyText().substring(0, 1));
+                }
+            }
+        }
+        endpointsByConversation.forEach((c, endpoints) -> assertEquals(1, endpoints.size(),
+                () -> "conversation " + c + " moved between " + endpoints + ": " + endpointsByConversation));
+    }
 }

@@ -63,23 +63,38 @@ public final class LlmRequest {
      * @return what could be read, or null when the bytes do not start a JSON object
      */
     public static LlmRequest peek(byte[] body, int length, boolean truncated) {
-        JsonParser parser;
-        try {
-            parser = LlmJson.REQUESTS.createNonBlockingByteArrayParser();
-        } catch (IOException e) {
-            return null;
-        }
-        try (parser) {
-            ByteArrayFeeder feeder = (ByteArrayFeeder) parser.getNonBlockingInputFeeder();
-            feeder.feedInput(body, 0, length);
-            if (!truncated) {
-                // Without the end marker the parser would hold back a trailing number as possibly incomplete.
-                feeder.endOfInput();
-            }
+        try (JsonParser parser = LlmJson.REQUESTS.createNonBlockingByteArrayParser()) {
+            feed(parser, body, length, truncated);
             Reader reader = new Reader(parser, length, truncated);
             return reader.readRoot() ? new LlmRequest(reader, truncated) : null;
         } catch (IOException e) {
             return null;
+        }
+    }
+
+    /**
+     * Where the root object's {@code messages} member starts in {@code body} (the opening quote of its name), else
+     * its {@code prompt} member's; -1 when the first {@code length} bytes have neither or do not start a JSON object.
+     * Members of nested objects and text inside strings are not members of the root, whatever they spell. Never
+     * throws on malformed or cut input: the search ends there.
+     */
+    static int promptMemberStart(byte[] body, int length) {
+        // The end of the bytes may be a cut: the root's members before it are found all the same.
+        try (JsonParser parser = LlmJson.REQUESTS.createNonBlockingByteArrayParser()) {
+            feed(parser, body, length, true);
+            return new Reader(parser, length, true).promptMemberStart(body);
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    /** Feeds a new parser the first {@code length} bytes of {@code body}, and tells it they are all unless truncated. */
+    private static void feed(JsonParser parser, byte[] body, int length, boolean truncated) throws IOException {
+        ByteArrayFeeder feeder = (ByteArrayFeeder) parser.getNonBlockingInputFeeder();
+        feeder.feedInput(body, 0, length);
+        if (!truncated) {
+            // Without the end marker the parser would hold back a trailing number as possibly incomplete.
+            feeder.endOfInput();
         }
     }
 
@@ -231,6 +246,41 @@ public final class LlmRequest {
                 }
             }
             return true;
+        }
+
+        /** See {@link LlmRequest#promptMemberStart}: reads the root's members up to {@code messages}, skipping values. */
+        int promptMemberStart(byte[] body) throws IOException {
+            if (next() != JsonToken.START_OBJECT) {
+                return -1;
+            }
+            int prompt = -1;
+            while (true) {
+                int before = (int) lastTokenEnd;
+                if (next() != JsonToken.FIELD_NAME) {
+                    return prompt;
+                }
+                String name = parser.currentName();
+                if (name.equals("messages")) {
+                    return quoteFrom(body, before);
+                }
+                if (name.equals("prompt") && prompt < 0) {
+                    prompt = quoteFrom(body, before);
+                }
+                skip(next());
+            }
+        }
+
+        /**
+         * The first quote from {@code from}, the end of the token before a member name: only white space and a comma
+         * come between, so it is the name's opening quote. (jackson's own location for a name token is the byte after
+         * that quote, which the parser has already consumed when it notes where the token starts.)
+         */
+        private int quoteFrom(byte[] body, int from) {
+            int at = from;
+            while (at < length && body[at] != '"') {
+                at++;
+            }
+            return at;
         }
 
         /**

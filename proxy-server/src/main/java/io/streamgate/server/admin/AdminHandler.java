@@ -1,21 +1,24 @@
 package io.streamgate.server.admin;
 
-import com.fasterxml.jackson.core.JsonFactory;
+import static io.streamgate.server.admin.AdminResponses.JSON;
+import static io.streamgate.server.admin.AdminResponses.error;
+import static io.streamgate.server.admin.AdminResponses.response;
+import static io.streamgate.server.admin.AdminResponses.write;
+
 import com.fasterxml.jackson.core.JsonGenerator;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.codec.http.TooLongHttpContentException;
 import io.streamgate.Streamgate;
 import io.streamgate.server.ConfigReloader;
 import java.io.IOException;
@@ -34,7 +37,6 @@ import java.util.Map;
  * configured token, compared in constant time.
  */
 final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
-    private static final JsonFactory JSON = new JsonFactory();
     private static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
 
     private final AdminEndpoints endpoints;
@@ -70,6 +72,11 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private void answer(ChannelHandlerContext ctx, FullHttpRequest req) throws IOException {
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         if (!req.decoderResult().isSuccess()) {
+            if (req.decoderResult().cause() instanceof TooLongHttpContentException tooLong) {
+                // From AdminAggregator, which also decided whether the connection can go on (see there).
+                send(ctx, keepAlive, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, error(tooLong.getMessage()));
+                return;
+            }
             send(ctx, false, HttpResponseStatus.BAD_REQUEST, error("malformed request"));
             return;
         }
@@ -322,41 +329,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         return values == null || values.isEmpty() || values.get(0).isEmpty() ? null : values.get(0);
     }
 
-    private static String error(String message) {
-        StringWriter out = new StringWriter();
-        try (JsonGenerator g = JSON.createGenerator(out)) {
-            g.writeStartObject();
-            g.writeObjectFieldStart("error");
-            g.writeStringField("message", message);
-            g.writeEndObject();
-            g.writeEndObject();
-        } catch (IOException e) {
-            throw new IllegalStateException(e); // a StringWriter does not fail
-        }
-        return out.toString();
-    }
-
-    private static FullHttpResponse response(HttpResponseStatus status, String json) {
-        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
-                Unpooled.copiedBuffer(json, StandardCharsets.UTF_8));
-        r.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
-                .set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE);
-        return r;
-    }
-
     private static void send(ChannelHandlerContext ctx, boolean keepAlive, HttpResponseStatus status, String json) {
         write(ctx, keepAlive, response(status, json));
-    }
-
-    private static void write(ChannelHandlerContext ctx, boolean keepAlive, FullHttpResponse r) {
-        HttpUtil.setContentLength(r, r.content().readableBytes());
-        if (!keepAlive) {
-            r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-        }
-        var written = ctx.writeAndFlush(r);
-        if (!keepAlive) {
-            written.addListener(ChannelFutureListener.CLOSE);
-        }
     }
 
     @Override

@@ -1,21 +1,13 @@
 package io.streamgate.server.admin;
 
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelDuplexHandler;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.streamgate.config.ServerConfig;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -24,11 +16,9 @@ import java.util.function.Supplier;
  * {@code server.client_idle_timeout}, and a request must arrive whole within {@code server.limits.request_header_timeout}
  * of its first bytes, or it gets {@code 408} and the connection is closed (slowloris). Both are read from the running
  * configuration at each wait, so a reload applies from the next one. Sits behind the aggregator: it sees whole
- * requests coming in and whole responses going out. Touched only on the channel's event loop.
+ * requests coming in (one refused as too large too) and whole responses going out. Touched only on the channel's event loop.
  */
 final class AdminTimeouts extends ChannelDuplexHandler {
-    private static final String TIMED_OUT = "{\"error\":{\"message\":\"the request did not arrive in time\"}}";
-
     private final Supplier<ServerConfig> server;
     private ScheduledFuture<?> idleTimer;
     private ScheduledFuture<?> requestTimer;
@@ -54,6 +44,16 @@ final class AdminTimeouts extends ChannelDuplexHandler {
             cancel();
         }
         ctx.fireChannelRead(msg);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt == AdminAggregator.Event.BODY_DISCARDED) {
+            // The rest of a request already answered (413): these bytes did not begin a new one.
+            decodedThisRead = true;
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
     }
 
     @Override
@@ -97,12 +97,8 @@ final class AdminTimeouts extends ChannelDuplexHandler {
             return;
         }
         cancel();
-        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.REQUEST_TIMEOUT,
-                Unpooled.copiedBuffer(TIMED_OUT, StandardCharsets.UTF_8));
-        response.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
-                .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-        HttpUtil.setContentLength(response, response.content().readableBytes());
-        ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+        AdminResponses.write(ctx, false, AdminResponses.response(HttpResponseStatus.REQUEST_TIMEOUT,
+                AdminResponses.error("the request did not arrive in time")));
     }
 
     private void cancel() {

@@ -4,19 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.streamgate.Streamgate;
-import io.streamgate.config.AdminConfig;
-import io.streamgate.config.ConfigLoader;
-import io.streamgate.policy.ratelimit.NanoClock;
-import io.streamgate.server.ConfigFile;
 import io.streamgate.testing.RawHttpClient;
 import io.streamgate.testing.RawResponse;
 import java.net.SocketException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -32,24 +23,19 @@ import org.junit.jupiter.api.io.TempDir;
 class AdminTimeoutsTest {
     @TempDir
     Path dir;
-    private Streamgate gateway;
-    private AdminServer admin;
+    private AdminWithDeadlines admin;
 
     @AfterEach
     void stop() throws Exception {
         if (admin != null) {
             admin.close();
         }
-        if (gateway != null) {
-            gateway.close(Duration.ZERO);
-            gateway.closeFuture().get(15, TimeUnit.SECONDS);
-        }
     }
 
     @Test
     void aConnectionThatSendsNothingIsClosedAfterTheIdleTimeout() throws Exception {
         start("300ms", "10s");
-        try (RawHttpClient client = RawHttpClient.connect(admin.address().getPort())) {
+        try (RawHttpClient client = RawHttpClient.connect(admin.port())) {
             long start = System.nanoTime();
             assertTrue(client.awaitServerClose(5_000), "still open after 5 s");
             assertTrue(System.nanoTime() - start >= TimeUnit.MILLISECONDS.toNanos(250), "closed before the timeout");
@@ -59,7 +45,7 @@ class AdminTimeoutsTest {
     @Test
     void aKeepAliveConnectionIsClosedOnceIdleAfterItsAnswers() throws Exception {
         start("500ms", "10s");
-        try (RawHttpClient client = RawHttpClient.connect(admin.address().getPort())) {
+        try (RawHttpClient client = RawHttpClient.connect(admin.port())) {
             for (int i = 0; i < 4; i++) { // 4 × 200 ms: requests keep the connection open past one idle timeout
                 assertEquals(200, client.get("/healthz").readResponse().status());
                 Thread.sleep(200);
@@ -71,7 +57,7 @@ class AdminTimeoutsTest {
     @Test
     void aRequestTrickledInGets408AndTheConnectionIsClosed() throws Exception {
         start("10s", "500ms");
-        try (RawHttpClient client = RawHttpClient.connect(admin.address().getPort())) {
+        try (RawHttpClient client = RawHttpClient.connect(admin.port())) {
             client.send("GET /healthz HTTP/1.1\r\nHost: admin\r\n");
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
             try {
@@ -83,7 +69,7 @@ class AdminTimeoutsTest {
                 // closed while sending: the 408 is still there to read
             }
             RawResponse response = client.readResponse();
-            assertEquals(408, response.status(), response::toString);
+            AdminErrorAnswersTest.assertAdminError(408, response);
             assertEquals("close", response.header("connection"));
             assertTrue(client.awaitServerClose(5_000), "still open after the 408");
         }
@@ -92,7 +78,7 @@ class AdminTimeoutsTest {
     @Test
     void aRequestThatArrivesInTimeIsAnswered() throws Exception {
         start("10s", "1s");
-        try (RawHttpClient client = RawHttpClient.connect(admin.address().getPort())) {
+        try (RawHttpClient client = RawHttpClient.connect(admin.port())) {
             client.send("GET /healthz HTTP/1.1\r\n");
             Thread.sleep(300);
             client.send("Host: admin\r\n\r\n");
@@ -102,24 +88,6 @@ class AdminTimeoutsTest {
     }
 
     private void start(String idle, String header) throws Exception {
-        Path file = Files.writeString(dir.resolve("streamgate.yaml"), """
-                server:
-                  listen: "127.0.0.1:0"
-                  client_idle_timeout: %s
-                  limits:
-                    request_header_timeout: %s
-                upstreams:
-                  backend:
-                    endpoints: ["http://127.0.0.1:9"]
-                routes:
-                  - path_prefix: /
-                    upstream: backend
-                """.formatted(idle, header));
-        ConfigFile loaded = ConfigFile.read(file);
-        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        gateway = Streamgate.start(ConfigLoader.parse(loaded.text(), file.toString()),
-                new Streamgate.Options(registry, NanoClock.SYSTEM));
-        admin = AdminServer.start(new AdminConfig("127.0.0.1", 0, null),
-                new AdminEndpoints(gateway, registry, loaded, System.currentTimeMillis()));
+        admin = AdminWithDeadlines.start(dir, idle, header);
     }
 }
