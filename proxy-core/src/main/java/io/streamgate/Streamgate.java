@@ -154,7 +154,7 @@ public final class Streamgate implements AutoCloseable {
                     .group(group)
                     .channel(transport.serverChannel())
                     .option(ChannelOption.SO_REUSEADDR, true)
-                    .childHandler(GatewayServer.redirectInitializer(() -> tlsPort));
+                    .childHandler(GatewayServer.redirectInitializer(gateway, () -> tlsPort));
             redirect = bind(plain, server.redirect().host(), server.redirect().port(), group, certificates, listener);
         }
         Streamgate gw = new Streamgate(config, transport, group, gateway, listener, redirect, certificates, connections);

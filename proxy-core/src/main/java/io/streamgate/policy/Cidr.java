@@ -8,7 +8,8 @@ import java.util.Objects;
  * {@code /128}).
  *
  * <p>Held as a 128-bit network and mask with IPv4 mapped to {@code ::ffff:0:0/96}, so an IPv4 rule also matches the
- * same client seen through a dual-stack socket as {@code ::ffff:a.b.c.d}.
+ * same client seen through a dual-stack socket as {@code ::ffff:a.b.c.d}. The mapping is internal: an IPv6 rule that
+ * would cover the whole mapped range ({@code ::/0} up to {@code ::/80}) still matches IPv6 addresses only.
  */
 public final class Cidr {
     private final long networkHigh;
@@ -17,6 +18,12 @@ public final class Cidr {
     private final long maskLow;
     private final int prefixLength;
     private final boolean ipv4;
+    /**
+     * An IPv6 rule broader than {@code ::ffff:0:0/96} that would cover it ({@code ::/0} .. {@code ::/80}): it names
+     * IPv6 addresses only, so IPv4 clients, held as mapped addresses, must not match it (nginx and Envoy never match
+     * an IPv4 client against an IPv6 rule). Rules written inside the mapped range ({@code ::ffff:10.0.0.0/104}) do.
+     */
+    private final boolean excludesMapped;
 
     private Cidr(long networkHigh, long networkLow, int prefix128, int prefixLength, boolean ipv4) {
         this.maskHigh = mask(prefix128);
@@ -25,6 +32,8 @@ public final class Cidr {
         this.networkLow = networkLow;
         this.prefixLength = prefixLength;
         this.ipv4 = ipv4;
+        this.excludesMapped = !ipv4 && prefix128 < 96 && (InetLiterals.MAPPED_PREFIX & maskLow) == networkLow
+                && networkHigh == 0;
     }
 
     /**
@@ -73,7 +82,8 @@ public final class Cidr {
     }
 
     boolean contains(long high, long low) {
-        return (high & maskHigh) == networkHigh && (low & maskLow) == networkLow;
+        return (high & maskHigh) == networkHigh && (low & maskLow) == networkLow
+                && !(excludesMapped && InetLiterals.isMapped(high, low));
     }
 
     long networkHigh() {
@@ -90,6 +100,10 @@ public final class Cidr {
 
     long maskLow() {
         return maskLow;
+    }
+
+    boolean excludesMapped() {
+        return excludesMapped;
     }
 
     /** The prefix length as written: 0..32 for IPv4 notation, 0..128 for IPv6 notation. */

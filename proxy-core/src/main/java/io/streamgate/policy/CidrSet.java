@@ -20,6 +20,8 @@ public final class CidrSet {
     private final long[] networkLow;
     private final long[] maskHigh;
     private final long[] maskLow;
+    /** Per network: an IPv6 rule covering ::ffff:0:0/96 that IPv4 (mapped) addresses must not match; see {@link Cidr}. */
+    private final boolean[] excludesMapped;
 
     private CidrSet(List<Cidr> cidrs) {
         this.cidrs = List.copyOf(cidrs);
@@ -28,12 +30,14 @@ public final class CidrSet {
         networkLow = new long[n];
         maskHigh = new long[n];
         maskLow = new long[n];
+        excludesMapped = new boolean[n];
         for (int i = 0; i < n; i++) {
             Cidr c = this.cidrs.get(i);
             networkHigh[i] = c.networkHigh();
             networkLow[i] = c.networkLow();
             maskHigh[i] = c.maskHigh();
             maskLow[i] = c.maskLow();
+            excludesMapped[i] = c.excludesMapped();
         }
     }
 
@@ -58,7 +62,8 @@ public final class CidrSet {
 
     boolean contains(long high, long low) {
         for (int i = 0; i < networkHigh.length; i++) {
-            if ((high & maskHigh[i]) == networkHigh[i] && (low & maskLow[i]) == networkLow[i]) {
+            if ((high & maskHigh[i]) == networkHigh[i] && (low & maskLow[i]) == networkLow[i]
+                    && !(excludesMapped[i] && InetLiterals.isMapped(high, low))) {
                 return true;
             }
         }

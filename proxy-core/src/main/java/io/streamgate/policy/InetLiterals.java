@@ -44,6 +44,11 @@ final class InetLiterals {
         }
     }
 
+    /** Whether the address is an IPv4 one ({@code ::ffff:a.b.c.d}, as IPv4 addresses are held here). */
+    static boolean isMapped(long high, long low) {
+        return high == 0 && (low >>> 32) == 0xffffL;
+    }
+
     static long high(byte[] a) {
         return a.length == 4 ? 0L : readLong(a, 0);
     }

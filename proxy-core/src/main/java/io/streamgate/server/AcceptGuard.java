@@ -53,6 +53,9 @@ final class AcceptGuard extends ChannelInboundHandlerAdapter {
             }
         }
         ctx.channel().attr(COUNTED).set(trusted ? null : peer);
+        if (trusted) {
+            ctx.channel().attr(ConnectionInfo.SERVER_RULES_DEFERRED).set(Boolean.TRUE);
+        }
         ctx.fireChannelActive();
         ctx.read(); // auto-read is off; whatever handles the first bytes (TLS, PROXY header, HTTP) needs them
     }

@@ -16,6 +16,7 @@ import io.streamgate.policy.ratelimit.RateLimiters;
 import io.streamgate.policy.ratelimit.Waiter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The rate limits of one exchange, run in the route's order: request buckets and concurrency slots when the headers
@@ -47,6 +48,8 @@ final class Admission {
     /** Index into rules of each token rule that admitted the estimate; made when one does. */
     private List<Integer> charged;
     private final long[] takenFor;
+    /** Per rule: its charge was taken by the local buckets standing in for Redis; made when one is. */
+    private boolean[] fellBack;
     private final boolean hasTokenRules;
     private Waiter waiter;
     private RateLimitConfig quotaRule;
@@ -111,16 +114,24 @@ final class Admission {
             long n = Math.min(cost, bucket.maxCharge());
             if (!bucket.isLocal()) {
                 int at = i;
-                bucket.acquire(keys[i], n).whenComplete((result, error) -> loop.execute(() -> {
+                CompletableFuture<Long> acquired = bucket.acquire(keys[i], n);
+                acquired.whenComplete((result, error) -> loop.execute(() -> {
+                    boolean local = error == null && bucket.fellBack(acquired);
                     if (closed) {
                         if (error == null && result >= 0) {
-                            bucket.adjust(keys[at], -n); // the client left while we waited: give it back
+                            bucket.adjust(keys[at], -n, local); // the client left while we waited: give it back
                         }
                         return;
                     }
                     if (error != null) {
                         storeUnavailable(rule, error, refusal);
                     } else if (took(at, bucket, n, result, refusal)) {
+                        if (local) {
+                            if (fellBack == null) {
+                                fellBack = new boolean[rules.size()];
+                            }
+                            fellBack[at] = true;
+                        }
                         step(at + 1, tokenPhase, cost, next, refusal);
                     }
                 }));
@@ -219,7 +230,7 @@ final class Admission {
     private void giveBack() {
         for (int i = 0; i < rules.size(); i++) {
             if (takenFor[i] > 0 && rules.get(i).kind() != Kind.CONCURRENCY) {
-                limiters.bucket(rules.get(i).name()).adjust(keys[i], -takenFor[i]);
+                limiters.bucket(rules.get(i).name()).adjust(keys[i], -takenFor[i], fellBack(i));
             }
             takenFor[i] = 0;
         }
@@ -256,11 +267,16 @@ final class Admission {
             for (int i : charged) {
                 long delta = actualTokens - takenFor[i];
                 if (delta != 0) {
-                    limiters.bucket(rules.get(i).name()).adjust(keys[i], delta);
+                    limiters.bucket(rules.get(i).name()).adjust(keys[i], delta, fellBack(i));
                 }
             }
         }
         releasePermits();
+    }
+
+    /** Whether rule {@code i}'s charge was taken by local buckets standing in for Redis. */
+    private boolean fellBack(int i) {
+        return fellBack != null && fellBack[i];
     }
 
     private void addPermit(Permit p) {

@@ -247,6 +247,18 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         Snapshot snapshot = gateway.snapshot();
         String requestId = RequestIds.fromOrNew(req.headers());
         ExchangeRecord record = newRecord(req, requestId);
+        // The client address is settled before anything can refuse the request, so that every answer (a bad target,
+        // no route) is logged with the client, not with the load balancer in front of it.
+        // The PROXY header (read after the connection opened, so looked up per request) names the peer to reason about.
+        InetAddress proxied = ConnectionInfo.connection(ctx.channel()).attr(ConnectionInfo.PROXIED_CLIENT).get();
+        InetAddress peer = proxied != null ? proxied : socketPeer;
+        boolean peerTrusted = peer != null && snapshot.proxies().trusts(peer);
+        // Only a trusted peer's X-Forwarded-For is read (and only then is the list of its values built).
+        List<String> forwardedFor = peerTrusted ? req.headers().getAll(ForwardingHeaders.X_FORWARDED_FOR) : List.of();
+        InetAddress client = peerTrusted ? snapshot.proxies().clientAddress(peer, forwardedFor) : peer;
+        if (client != socketPeer) {
+            record.clientIp = client == null ? "-" : NetUtil.toAddressString(client);
+        }
         RequestTarget target = RequestTarget.parse(req, snapshot.router(), lastTarget,
                 snapshot.config().server().allowEncodedInPath());
         if (target.error() != null) {
@@ -264,18 +276,10 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         record.route = route.name();
-        // The PROXY header (read after the connection opened, so looked up per request) names the peer to reason about.
-        InetAddress proxied = ConnectionInfo.connection(ctx.channel()).attr(ConnectionInfo.PROXIED_CLIENT).get();
-        InetAddress peer = proxied != null ? proxied : socketPeer;
-        boolean peerTrusted = peer != null && snapshot.proxies().trusts(peer);
-        // Only a trusted peer's X-Forwarded-For is read (and only then is the list of its values built).
-        List<String> forwardedFor = peerTrusted ? req.headers().getAll(ForwardingHeaders.X_FORWARDED_FOR) : List.of();
-        InetAddress client = peerTrusted ? snapshot.proxies().clientAddress(peer, forwardedFor) : peer;
-        if (client != socketPeer) {
-            record.clientIp = client == null ? "-" : NetUtil.toAddressString(client);
-        }
-        // Server-level rules were skipped at accept for a trusted socket peer; they apply to the real client now.
-        boolean serverRulesPending = socketPeer != null && snapshot.proxies().trusts(socketPeer);
+        // Server-level rules were skipped at accept for a trusted socket peer; they apply to the real client now. Also
+        // when a reload has since stopped trusting the peer: nothing else would ever check this connection.
+        boolean serverRulesPending = socketPeer != null && (snapshot.proxies().trusts(socketPeer)
+                || ConnectionInfo.connection(ctx.channel()).hasAttr(ConnectionInfo.SERVER_RULES_DEFERRED));
         RequestPolicies.Outcome policy = RequestPolicies.evaluate(snapshot, route, req, client, serverRulesPending);
         if (policy.preflight() != null) {
             respondPreflight(policy.preflight(), requestId, req, record);

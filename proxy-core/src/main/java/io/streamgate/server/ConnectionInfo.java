@@ -12,6 +12,11 @@ import java.net.InetAddress;
 final class ConnectionInfo {
     static final AttributeKey<InetAddress> PROXIED_CLIENT = AttributeKey.valueOf("streamgate.proxiedClient");
     static final AttributeKey<String> CLIENT_CERT_SUBJECT = AttributeKey.valueOf("streamgate.clientCertSubject");
+    /**
+     * Set when the server-level IP rules were not applied at accept because the peer was a trusted proxy then: they
+     * must apply to every request of the connection, even after a reload stops trusting the peer.
+     */
+    static final AttributeKey<Boolean> SERVER_RULES_DEFERRED = AttributeKey.valueOf("streamgate.serverRulesDeferred");
 
     private ConnectionInfo() {
     }

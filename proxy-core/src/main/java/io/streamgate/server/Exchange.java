@@ -19,38 +19,28 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.streamgate.config.RateLimitConfig;
-import io.streamgate.config.RouteCacheConfig;
 import io.streamgate.config.RouteConfig;
 import io.streamgate.policy.cache.BodyDigest;
 import io.streamgate.policy.cache.CachedResponse;
-import io.streamgate.policy.llm.IncludeUsageRewriter;
 import io.streamgate.policy.llm.LlmRequest;
-import io.streamgate.policy.llm.Usage;
 import io.streamgate.config.UpstreamConfig;
 import io.streamgate.config.UpstreamConfig.Endpoint;
 import io.streamgate.observe.AccessLog;
 import io.streamgate.observe.ExchangeRecord;
 import io.streamgate.policy.ResponseHeader;
-import io.streamgate.route.Router;
 import io.streamgate.upstream.EndpointPool;
-import io.streamgate.upstream.ForwardingHeaders;
 import io.streamgate.upstream.HopByHopHeaders;
 import io.streamgate.upstream.PoolExhaustedException;
 import io.streamgate.upstream.Upstream;
 import io.streamgate.upstream.UpstreamConnection;
 import io.streamgate.upstream.UpstreamListener;
-import java.nio.charset.StandardCharsets;
-import io.streamgate.policy.llm.ModelFieldRewriter;
-import io.streamgate.policy.llm.PromptPrefix;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -67,10 +57,14 @@ import java.util.Map;
  * connection, provided its body is still held in full (up to the upstream's replay_buffer). Other failures before
  * the response started (connect failure, reset, a retried status, the first-byte failover) are retried on another
  * endpoint within the upstream's retry settings and budget; every attempt's outcome feeds the endpoint's health.
+ *
+ * <p>This class makes those decisions and runs the request's life through them; the parts that hold state of their
+ * own are delegated: {@link RequestBodyPeek} reads and rewrites the body's JSON, {@link ResponseRelay} carries the
+ * response body (with its event-stream handling and heartbeats), {@link UpstreamRequestHead} shapes the head the
+ * backend gets, and {@link EndpointLease}, {@link HeldRequestBody}, {@link Admission}, {@link CacheUse} and
+ * {@link UsageTracker} keep the request's lease, body, limits, cache use and token usage.
  */
 final class Exchange implements UpstreamListener {
-    private static final AsciiString EVENT_STREAM = AsciiString.cached("text/event-stream");
-    private static final byte[] HEARTBEAT = ":\n\n".getBytes(StandardCharsets.US_ASCII);
     /** Body bytes a waiting request may hold: HTTP/2's default stream window, and more than most LLM requests. */
     private static final int WAITING_BODY_BYTES = 64 * 1024;
 
@@ -100,10 +94,8 @@ final class Exchange implements UpstreamListener {
     private final boolean metered;
     private UsageTracker usage;
     private CacheUse cache;
-    /** Set while the start of the body is held to read its JSON before anything goes to the backend. */
-    private boolean peeking;
-    /** What the usage filter lets through from one upstream piece; only event streams on metered routes use it. */
-    private List<ByteBuf> filtered;
+    /** The reading of the body's JSON before anything goes to the backend, or null when it is not read. */
+    private RequestBodyPeek peek;
 
     private boolean clientKeepAlive;
     /** The endpoint of the current attempt (kept for messages after it was released). */
@@ -112,8 +104,6 @@ final class Exchange implements UpstreamListener {
     /** Tries on the current endpoint (a stale pooled connection costs one). */
     private int attempts;
     private final EndpointLease lease;
-    /** The consistent-hash key of hash_key: prompt_prefix, or null. */
-    private String promptPrefix;
     private long queueDeadline = Long.MAX_VALUE;
     private long failoverDeadline = Long.MAX_VALUE;
     private long acquireStarted;
@@ -131,16 +121,12 @@ final class Exchange implements UpstreamListener {
     private boolean responseComplete;
     private boolean interim;
     private boolean upstreamKeepAlive;
-    private boolean eventStream;
-    /** An event stream without a Content-Encoding: its events can be told apart (heartbeats, a cut stream). */
-    private boolean plainEvents;
-    private final EventBoundary boundary = new EventBoundary();
+    /** The response body's way to the client; made with the exchange, in place of the fields it now holds. */
+    private final ResponseRelay relay;
     private boolean done;
 
-    private long lastUpstreamActivity;
     /** Last time a piece of the request body arrived from the client. */
     private long lastBodyActivity;
-    private long lastClientWrite;
     private long firstByteDeadline = Long.MAX_VALUE;
 
     /**
@@ -170,7 +156,7 @@ final class Exchange implements UpstreamListener {
         this.forwardedFor = forwardedFor;
         this.corsHeaders = corsHeaders;
         this.bodyIdleNanos = snapshot.config().server().limits().bodyIdleTimeout().toNanos();
-        this.lastUpstreamActivity = startNanos;
+        this.relay = new ResponseRelay(this, ctx, record, startNanos, route.sseHeartbeat());
         this.lastBodyActivity = startNanos;
         this.declaredBody = ClientConnectionHandler.hasBody(request);
         List<RateLimitConfig> limits = snapshot.routePolicies().get(route.name()).rateLimits();
@@ -190,7 +176,7 @@ final class Exchange implements UpstreamListener {
      */
     boolean canAcceptBody() {
         return !done && (upstreamConn != null ? upstreamConn.channel().isWritable()
-                : peeking || heldBody.parkedBytes() < WAITING_BODY_BYTES);
+                : peek != null && peek.peeking() || heldBody.parkedBytes() < WAITING_BODY_BYTES);
     }
 
     /**
@@ -207,28 +193,7 @@ final class Exchange implements UpstreamListener {
 
     void start() {
         gateway.exchangeStarted();
-        boolean chunked = HopByHopHeaders.chunked(request);
-        HttpHeaders h = request.headers();
-        HopByHopHeaders.strip(h);
-        if (chunked) {
-            h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED); // re-framed hop by hop
-        }
-        ForwardingHeaders.apply(h, forwardedFor, connection.scheme(), clientHost);
-        h.set(RequestIds.HEADER, requestId);
-        switch (route.hostHeader().mode()) {
-            case LITERAL:
-                h.set(HttpHeaderNames.HOST, route.hostHeader().value());
-                break;
-            case PRESERVE:
-                if (clientHost != null) {
-                    h.set(HttpHeaderNames.HOST, clientHost); // an absolute-form target's authority wins (RFC 9112 §3.2.2)
-                }
-                break;
-            default:
-                break;
-        }
-        request.setUri(target.withPath(Router.rewrite(route, target.path())));
-        request.setProtocolVersion(HttpVersion.HTTP_1_1);
+        UpstreamRequestHead.prepare(request, route, target, forwardedFor, connection.scheme(), clientHost, requestId);
         rearmTimer();
         if (admission != null) {
             admission.admitRequest(this::afterRequestAdmitted, this::refuse);
@@ -256,70 +221,32 @@ final class Exchange implements UpstreamListener {
             answerCatalog();
             return;
         }
-        if (readsBody() && !requestComplete && heldBody.parkedBytes() <= route.tokens().peekLimit()) {
-            // Hold the start of the body (bounded by tokens.peek_limit) to read it before the backend sees anything.
-            peeking = true;
-            resumeBody();
-        } else {
-            afterBodyPeeked();
+        if (RequestBodyPeek.readsBody(request, route, metered, upstream)) {
+            peek = new RequestBodyPeek(this, route, snapshot, request, heldBody, ctx.alloc(), metered);
+            if (peek.holdsStart(requestComplete)) {
+                // Hold the start of the body (bounded by tokens.peek_limit) to read it before the backend sees anything.
+                resumeBody();
+                return;
+            }
         }
-    }
-
-    /** Whether the body's JSON is read before the request goes on: metering, model routing, prompt hashing, caching. */
-    private boolean readsBody() {
-        return request.method().equals(HttpMethod.POST) && (metered || route.models() != null || hashesPrompt()
-                || route.cache() != null && route.cache().post() != RouteCacheConfig.PostMode.NEVER);
-    }
-
-    /** Called while peeking, after each body part arrived. */
-    private void peekProgress() {
-        if (requestComplete || heldBody.parkedBytes() > route.tokens().peekLimit()) {
-            peeking = false;
-            afterBodyPeeked();
-        }
+        afterBodyPeeked();
     }
 
     /**
-     * The body's start (or all of it) is held: estimate, maybe rewrite, look in the cache, admit tokens. All of it may
-     * have arrived before peeking began (while a rate limit kept the request waiting), so what counts is what is held.
+     * Enough of the body is held to read it (or it is not read): read it, look in the cache, admit tokens. Runs once,
+     * from {@link #afterRequestAdmitted} or, while peeking, from the body part that completed the peek.
      */
     private void afterBodyPeeked() {
         LlmRequest llm = null;
         String digest = null;
-        int peekLimit = route.tokens().peekLimit();
-        boolean whole = requestComplete && heldBody.parkedBytes() <= peekLimit;
-        if (heldBody.hasParked() && readsBody()) {
-            byte[] body = heldBody.copyParked(peekLimit);
-            llm = LlmRequest.peek(body, body.length, !whole);
-            String duplicate = llm == null ? null : llm.duplicateMember();
-            if (duplicate != null) {
-                // Refused like a duplicate Content-Length: whichever one we routed, rewrote or limited by, the backend
-                // (Python's json keeps the last) could act on the other.
-                fail(ProxyError.BAD_REQUEST, "the request body has more than one \"" + duplicate + "\" member",
-                        "duplicate_member");
+        if (peek != null && heldBody.hasParked()) {
+            if (!peek.read(requestComplete)) {
                 return;
             }
-            if (route.models() != null && llm != null && llm.model() != null) {
-                byte[] rewritten = routeByModel(llm.model(), whole);
-                if (done) {
-                    return;
-                }
-                if (rewritten != null) {
-                    body = rewritten;
-                }
-            }
-            if (hashesPrompt()) {
-                promptPrefix = PromptPrefix.of(body, body.length);
-            }
-            if (whole && route.cache() != null) {
-                digest = BodyDigest.of(body, body.length);
-            }
-            if (whole && metered && llm != null && llm.stream() && !llm.clientAskedForUsage() && route.tokens().injectUsage()) {
-                byte[] rewritten = IncludeUsageRewriter.rewrite(body, body.length);
-                if (rewritten != null) {
-                    replaceBody(rewritten);
-                    usage = new UsageTracker(llm, true);
-                }
+            llm = peek.llm();
+            digest = peek.digest();
+            if (peek.usageInjected()) {
+                usage = new UsageTracker(llm, true);
             }
         } else if (!declaredBody && route.cache() != null && request.method().equals(HttpMethod.POST)) {
             digest = BodyDigest.of(new byte[0], 0);
@@ -383,51 +310,28 @@ final class Exchange implements UpstreamListener {
         }
     }
 
-    /** Swaps the held (complete) body for {@code body}; the backend sees the new length. */
-    private void replaceBody(byte[] body) {
-        replaceHeld(body, body.length - heldBody.parkedBytes());
+    /** The route's upstream, or the one model routing picked. */
+    Upstream upstream() {
+        return upstream;
     }
 
-    /**
-     * Swaps every held body part for {@code body} (the whole body when the request is complete, else its start), and
-     * corrects a Content-Length by {@code delta}.
-     */
-    private void replaceHeld(byte[] body, long delta) {
-        heldBody.replaceParked(ctx.alloc().buffer(body.length).writeBytes(body), requestComplete);
-        if (HttpUtil.isContentLengthSet(request) && !HopByHopHeaders.chunked(request)) {
-            HttpUtil.setContentLength(request, HttpUtil.getContentLength(request, 0L) + delta);
-        }
-    }
-
-    /**
-     * Picks the upstream serving {@code model}; for an alias, rewrites the body's model field. Returns the new body
-     * when it was rewritten and held whole, else null; ends the exchange (404, 503) when no upstream can serve it.
-     */
-    private byte[] routeByModel(String model, boolean whole) {
-        ModelRouter.Choice c = ModelRouter.choose(route.models(), snapshot.upstreams(), model);
-        if (c.upstream() == null) {
-            if (c.pending()) {
-                refusalHeaders = List.of(new ResponseHeader("retry-after", "2"));
-                fail(ProxyError.MODEL_LIST_UNAVAILABLE, "the model list of this route's upstreams is not known yet",
-                        "model_list_unavailable");
-            } else {
-                fail(ProxyError.MODEL_NOT_FOUND, "The model `" + model + "` does not exist", "model_not_found");
-            }
-            return null;
-        }
-        upstream = snapshot.upstreams().get(c.upstream());
+    /** Model routing picked {@code name}: the lease, the record and what follows use its upstream. */
+    Upstream reroute(String name) {
+        upstream = snapshot.upstreams().get(name);
         lease.reroute(upstream);
-        record.upstream = c.upstream();
-        if (c.served() == null) {
-            return null;
+        record.upstream = name;
+        return upstream;
+    }
+
+    /**
+     * The body read by {@link RequestBodyPeek} is refused: ends the exchange with {@code error}, and with
+     * {@code headers} (Retry-After) when not null.
+     */
+    void refuseBody(ProxyError error, String message, String note, List<ResponseHeader> headers) {
+        if (headers != null) {
+            refusalHeaders = headers;
         }
-        byte[] held = heldBody.copyParked(Integer.MAX_VALUE); // not cut at the peek limit: all of it is sent
-        byte[] rewritten = ModelFieldRewriter.rewrite(held, held.length, c.served());
-        if (rewritten == null) {
-            return null;
-        }
-        replaceHeld(rewritten, rewritten.length - held.length);
-        return whole ? rewritten : null;
+        fail(error, message, note);
     }
 
     /** GET of the route's model list: the union of its upstreams' models, answered here. */
@@ -612,10 +516,6 @@ final class Exchange implements UpstreamListener {
         return !done && !responseStarted && heldBody.replayable() && lease.mayRetry();
     }
 
-    private boolean hashesPrompt() {
-        return upstream.config().balance().key() == UpstreamConfig.Balance.HashKey.PROMPT_PREFIX;
-    }
-
     /** What a consistent hash is computed over for this request, or null when the upstream does not hash. */
     private String hashKey() {
         UpstreamConfig.Balance b = upstream.config().balance();
@@ -626,7 +526,7 @@ final class Exchange implements UpstreamListener {
             case API_KEY -> record.identity != null ? record.identity : record.clientIp;
             case CLIENT_IP -> record.clientIp;
             case HEADER -> request.headers().get(b.header());
-            case PROMPT_PREFIX -> promptPrefix;
+            case PROMPT_PREFIX -> peek == null ? null : peek.promptPrefix();
         };
     }
 
@@ -668,13 +568,7 @@ final class Exchange implements UpstreamListener {
         c.attach(this);
         record.upstreamEndpoint = c.endpoint();
         Channel ch = c.channel();
-        if (route.upstreamApiKey() == null && upstream.config().apiKey() != null) {
-            request.headers().set(HttpHeaderNames.AUTHORIZATION, "Bearer " + upstream.config().apiKey());
-        }
-        if (route.hostHeader().mode() == RouteConfig.HostHeader.Mode.UPSTREAM
-                || route.hostHeader().mode() == RouteConfig.HostHeader.Mode.PRESERVE && clientHost == null) {
-            request.headers().set(HttpHeaderNames.HOST, endpoint.authority());
-        }
+        UpstreamRequestHead.forEndpoint(request, route, upstream.config(), endpoint, clientHost);
         c.writeRequestHead(request);
         if (attempts > 1 || lease.resent()) {
             heldBody.resendTo(ch, requestComplete);
@@ -733,8 +627,8 @@ final class Exchange implements UpstreamListener {
         }
         if (upstreamConn == null) {
             heldBody.park(part);
-            if (peeking) {
-                peekProgress();
+            if (peek != null && peek.collected(requestComplete)) {
+                afterBodyPeeked();
             }
             return;
         }
@@ -814,7 +708,7 @@ final class Exchange implements UpstreamListener {
                 part.release();
                 return;
             }
-            relay(part);
+            relay.forward(part);
         }
     }
 
@@ -834,8 +728,6 @@ final class Exchange implements UpstreamListener {
         long now = System.nanoTime();
         responseStarted = true;
         firstByteDeadline = Long.MAX_VALUE;
-        lastUpstreamActivity = now;
-        lastClientWrite = now;
         heldBody.dropReplay();
         record.firstByteNanos = now - startNanos;
         record.status = response.status().code();
@@ -845,15 +737,10 @@ final class Exchange implements UpstreamListener {
         HopByHopHeaders.strip(h);
         int code = response.status().code();
         boolean bodiless = headRequest || code == 204 || code == 304;
-        String type = h.get(HttpHeaderNames.CONTENT_TYPE);
-        eventStream = type != null && AsciiString.regionMatches(type, true, 0, EVENT_STREAM, 0, EVENT_STREAM.length());
-        String encoding = h.get(HttpHeaderNames.CONTENT_ENCODING);
-        boolean encoded = encoding != null && !encoding.equalsIgnoreCase("identity");
-        plainEvents = eventStream && !encoded;
-        if (!bodiless && framedByLength && plainEvents
-                && (!route.sseHeartbeat().isZero() || usage != null && usage.removesUsageEvent())) {
-            // Heartbeats add bytes to the stream and the usage filter takes an event out: the backend's length would
-            // no longer match what the client gets, so the body is re-framed (chunked, or up to the close).
+        relay.begin(h, now, usage, cache);
+        if (!bodiless && framedByLength && relay.changesLength()) {
+            // The backend's length would no longer match what the client gets: the body is re-framed (chunked, or up
+            // to the close).
             h.remove(HttpHeaderNames.CONTENT_LENGTH);
             framedByLength = false;
         }
@@ -872,6 +759,7 @@ final class Exchange implements UpstreamListener {
         } else if (!clientHttp11) {
             h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
         }
+        boolean eventStream = relay.eventStream();
         record.eventStream = eventStream;
         if (eventStream) {
             gateway.streamStarted();
@@ -879,68 +767,12 @@ final class Exchange implements UpstreamListener {
         if (cache != null) {
             cache.onResponseHead(response, eventStream); // before our own headers, which are not part of the entry
         }
-        if (usage != null) {
-            usage.onResponseHead(eventStream, encoded);
-        }
         h.set(RequestIds.HEADER, requestId);
         RequestPolicies.addCorsHeaders(h, corsHeaders);
         addQuotaHeaders(h);
         response.setProtocolVersion(HttpVersion.HTTP_1_1);
         ctx.write(response, ctx.voidPromise());
         rearmTimer();
-    }
-
-    private void relay(HttpContent part) {
-        boolean last = part instanceof LastHttpContent;
-        if (usage != null && usage.filtersBody()) {
-            // The event stream goes through the usage filter, which may hold back a partial event or drop one.
-            if (filtered == null) {
-                filtered = new ArrayList<>(4);
-            }
-            usage.filter(part.content(), last, filtered);
-            for (ByteBuf b : filtered) {
-                relayPiece(new DefaultHttpContent(b), false);
-            }
-            filtered.clear();
-            if (last) {
-                relayPiece(LastHttpContent.EMPTY_LAST_CONTENT, true);
-            }
-            return;
-        }
-        if (usage != null) {
-            usage.scan(part.content(), last);
-        }
-        relayPiece(part, last);
-    }
-
-    private void relayPiece(HttpContent part, boolean last) {
-        ByteBuf content = part.content();
-        int n = content.readableBytes();
-        long now = System.nanoTime();
-        lastUpstreamActivity = now;
-        record.bytesOut += n;
-        if (plainEvents && n > 0) {
-            boundary.feed(content);
-        }
-        if (cache != null && n > 0) {
-            cache.tee(content);
-        }
-        if (n > 0) {
-            if (record.chunksOut++ == 0) {
-                record.firstBodyNanos = now - startNanos;
-            }
-        }
-        if (last) {
-            responseComplete = true;
-            lastClientWrite = now;
-            ChannelFuture written = ctx.writeAndFlush(part);
-            finish(written);
-        } else if (n > 0) {
-            lastClientWrite = now;
-            ctx.write(part, ctx.voidPromise());
-        } else {
-            part.release();
-        }
     }
 
     @Override
@@ -1076,23 +908,12 @@ final class Exchange implements UpstreamListener {
             timeout("first_byte_timeout", endpoint + " sent no response headers within " + t.firstByte().toMillis() + " ms");
             return;
         }
-        if (responseStarted && now - lastUpstreamActivity >= t.idle().toNanos()) {
+        if (responseStarted && now - relay.lastUpstreamActivity() >= t.idle().toNanos()) {
             timeout("idle_timeout", "no data for " + t.idle().toMillis() + " ms");
             return;
         }
-        if (heartbeatDue(now)) {
-            lastClientWrite = now;
-            record.bytesOut += HEARTBEAT.length; // sent to the client like any body byte, though not the backend's
-            // A wrapper of the constant bytes (nothing copied, full to its fixed capacity), owned by this write. A
-            // shared unreleasable buffer would not allocate less: each write needs its own duplicate for its indices.
-            ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(HEARTBEAT)));
-        }
+        relay.heartbeatIfDue(now);
         rearmTimer();
-    }
-
-    private boolean heartbeatDue(long now) {
-        return plainEvents && !route.sseHeartbeat().isZero() && boundary.atBoundary()
-                && now - lastClientWrite >= route.sseHeartbeat().toNanos();
     }
 
     private void timeout(String note, String message) {
@@ -1119,14 +940,12 @@ final class Exchange implements UpstreamListener {
             next = Math.min(next, queueDeadline);
         }
         if (responseStarted) {
-            next = Math.min(next, lastUpstreamActivity + t.idle().toNanos());
+            next = Math.min(next, relay.lastUpstreamActivity() + t.idle().toNanos());
         }
         if (!requestComplete && canAcceptBody()) {
             next = Math.min(next, lastBodyActivity + bodyIdleNanos);
         }
-        if (plainEvents && !route.sseHeartbeat().isZero()) {
-            next = Math.min(next, lastClientWrite + route.sseHeartbeat().toNanos());
-        }
+        next = Math.min(next, relay.nextHeartbeat());
         if (next != Long.MAX_VALUE) {
             connection.wakeAt(next);
         }
@@ -1161,10 +980,12 @@ final class Exchange implements UpstreamListener {
         connection.exchangeEnded(this, false);
     }
 
-    /** The whole response was relayed. */
-    private void finish(ChannelFuture lastWrite) {
+    /** The whole response was relayed but for its last piece, which this writes and now owns. */
+    void finish(HttpContent last) {
+        responseComplete = true;
+        ChannelFuture lastWrite = ctx.writeAndFlush(last);
         // An event stream can end by the backend closing the connection; one that ended inside an event was cut.
-        if (cache != null && !(plainEvents && !boundary.atBoundary())) {
+        if (cache != null && !relay.endedInsideEvent()) {
             cache.complete();
         }
         UpstreamConnection c = upstreamConn;
@@ -1183,23 +1004,7 @@ final class Exchange implements UpstreamListener {
 
     /** Charges what was used (or the estimate of it) against the token budgets, and records it. */
     private void settleTokens() {
-        long charge = 0;
-        if (usage != null) {
-            usage.discard();
-            Usage reported = usage.reported();
-            charge = usage.tokensToCharge();
-            if (reported != null) {
-                record.promptTokens = reported.promptTokens();
-                record.completionTokens = reported.completionTokens();
-            } else if (charge > 0) {
-                record.promptTokens = charge; // an estimate: the backend never said
-                record.tokensEstimated = true;
-            }
-            if (record.promptTokens > 0 || record.completionTokens > 0) {
-                gateway.meters().tokens(record.identity, route.name(), Math.max(0, record.promptTokens),
-                        Math.max(0, record.completionTokens));
-            }
-        }
+        long charge = usage == null ? 0 : usage.settle(record, gateway.meters(), route.name());
         if (cache != null && cache.status() == CacheUse.Status.HIT) {
             charge = 0; // answered without a GPU
         }
@@ -1224,7 +1029,6 @@ final class Exchange implements UpstreamListener {
             // connection goes to the next waiter or idles (bounded by max_connections, closed after idle_timeout).
             pendingAcquire.cancel(false);
         }
-        peeking = false;
         if (cache != null) {
             cache.abandon(); // no-op after complete(); otherwise frees those waiting on this exchange
             record.cacheStatus = cache.status().name();
@@ -1233,7 +1037,7 @@ final class Exchange implements UpstreamListener {
         settleTokens();
         heldBody.release();
         record.durationNanos = System.nanoTime() - startNanos;
-        if (eventStream) {
+        if (relay.eventStream()) {
             gateway.streamEnded();
         }
         gateway.exchangeEnded();

@@ -8,6 +8,8 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.Mapping;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.IntSupplier;
 
 /** The entry points {@link io.streamgate.Streamgate} needs from this package, which keeps its handlers private. */
@@ -21,12 +23,24 @@ public final class GatewayServer {
         return new ServerChannelInitializer(gateway, connections, certificates);
     }
 
-    /** The plain listener that sends every request to the TLS listener's port. */
-    public static ChannelInitializer<Channel> redirectInitializer(IntSupplier tlsPort) {
+    /**
+     * The plain listener that sends every request to the TLS listener's port. It faces the same clients as the TLS
+     * listener and gets the same guards: the server's IP rules and connection caps (counted for this listener on its
+     * own), and {@code request_header_timeout} for the whole connection, which ends with its one answer anyway: a
+     * client that connects and sends nothing (slowloris) would otherwise hold a socket, and the process's file
+     * descriptors, for good.
+     */
+    public static ChannelInitializer<Channel> redirectInitializer(Gateway gateway, IntSupplier tlsPort) {
+        AcceptGuard guard = new AcceptGuard(gateway);
         return new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
-                ch.pipeline().addLast(new HttpServerCodec(), new RedirectToHttpsHandler(tlsPort));
+                long deadline = gateway.snapshot().config().server().limits().requestHeaderTimeout().toNanos();
+                ScheduledFuture<?> cut = ch.eventLoop().schedule(() -> {
+                    ch.close();
+                }, deadline, TimeUnit.NANOSECONDS);
+                ch.closeFuture().addListener(closed -> cut.cancel(false));
+                ch.pipeline().addLast(guard, new HttpServerCodec(), new RedirectToHttpsHandler(tlsPort));
             }
         };
     }

@@ -113,8 +113,24 @@ final class RequestPolicies {
         }
     }
 
-    /** Adds CORS headers to a response; Vary is merged with what the backend sent rather than replaced. */
+    /** The CORS response headers a backend may send on its own, which a route's CORS policy replaces. */
+    private static final AsciiString[] BACKEND_CORS_HEADERS = {
+            HttpHeaderNames.ACCESS_CONTROL_ALLOW_ORIGIN, HttpHeaderNames.ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HttpHeaderNames.ACCESS_CONTROL_EXPOSE_HEADERS, HttpHeaderNames.ACCESS_CONTROL_ALLOW_METHODS,
+            HttpHeaderNames.ACCESS_CONTROL_ALLOW_HEADERS, HttpHeaderNames.ACCESS_CONTROL_MAX_AGE};
+
+    /**
+     * Adds CORS headers to a response; Vary is merged with what the backend sent rather than replaced. On a route with
+     * a CORS policy ({@code cors} is never empty there: a refused origin still gets Vary) the gateway owns the
+     * answer: the backend's own {@code Access-Control-*} headers are dropped first. vLLM's server sends
+     * {@code Access-Control-Allow-Origin: *} by default, which passed through for the very origins the route refuses.
+     */
     static void addCorsHeaders(HttpHeaders response, List<ResponseHeader> cors) {
+        if (!cors.isEmpty()) {
+            for (AsciiString name : BACKEND_CORS_HEADERS) {
+                response.remove(name);
+            }
+        }
         for (ResponseHeader rh : cors) {
             if (rh.name().equalsIgnoreCase("vary")) {
                 // Vary may come as several header lines; each is kept, and Origin is added unless a listed name is

@@ -1,6 +1,8 @@
 package io.streamgate.server;
 
 import io.netty.buffer.ByteBuf;
+import io.streamgate.observe.ExchangeRecord;
+import io.streamgate.observe.TrafficMeters;
 import io.streamgate.policy.llm.JsonUsageScanner;
 import io.streamgate.policy.llm.LlmRequest;
 import io.streamgate.policy.llm.SseUsageFilter;
@@ -127,10 +129,26 @@ final class UsageTracker {
         return prompt + (events == null ? 0 : events.contentEvents());
     }
 
-    /** Releases what an event stream filter still holds. */
-    void discard() {
+    /**
+     * The exchange is over: releases what an event stream filter still holds, records the usage in {@code record}
+     * and meters it. Returns the tokens to charge against the budgets, see {@link #tokensToCharge}.
+     */
+    long settle(ExchangeRecord record, TrafficMeters meters, String route) {
         if (events != null) {
             events.discard();
         }
+        Usage reported = reported();
+        long charge = tokensToCharge();
+        if (reported != null) {
+            record.promptTokens = reported.promptTokens();
+            record.completionTokens = reported.completionTokens();
+        } else if (charge > 0) {
+            record.promptTokens = charge; // an estimate: the backend never said
+            record.tokensEstimated = true;
+        }
+        if (record.promptTokens > 0 || record.completionTokens > 0) {
+            meters.tokens(record.identity, route, Math.max(0, record.promptTokens), Math.max(0, record.completionTokens));
+        }
+        return charge;
     }
 }

@@ -162,4 +162,42 @@ class CorsEndToEndTest {
         assertEquals(200, response.status(), response::toString);
         assertEquals("OPTIONS /public/x", response.bodyText());
     }
+
+    /**
+     * vLLM's server answers {@code Access-Control-Allow-Origin: *} (with credentials allowed) to everyone by default.
+     * On a route with a CORS policy the gateway's answer replaces the backend's: a refused origin gets none of them,
+     * an allowed one exactly the route's.
+     */
+    @Test
+    void theRoutesPolicyReplacesTheBackendsOwnCorsHeaders() throws Exception {
+        try (TestBackend permissive = TestBackend.builder().respond(exchange -> exchange.respond(200, "application/json",
+                     "{}", "Access-Control-Allow-Origin", "*", "Access-Control-Allow-Credentials", "true",
+                     "Access-Control-Expose-Headers", "x-internal")).start();
+             RunningProxy gateway = RunningProxy.start("""
+                     server:
+                       listen: "127.0.0.1:0"
+                     upstreams:
+                       vllm:
+                         endpoints: ["%s"]
+                     routes:
+                       - path_prefix: /
+                         upstream: vllm
+                         cors:
+                           allowed_origins: ["https://app.example.com"]
+                     """.formatted(permissive.url()));
+             RawHttpClient client = gateway.connect()) {
+            RawResponse refused = client.send(RawHttpClient.request("GET", "/v1/models", null,
+                    "Origin: https://evil.example.net")).readResponse();
+            assertEquals(200, refused.status(), refused::toString);
+            assertNull(refused.header("access-control-allow-origin"), refused::toString);
+            assertNull(refused.header("access-control-allow-credentials"), refused::toString);
+            assertNull(refused.header("access-control-expose-headers"), refused::toString);
+            RawResponse allowed = client.send(RawHttpClient.request("GET", "/v1/models", null,
+                    "Origin: https://app.example.com")).readResponse();
+            assertEquals(List.of("https://app.example.com"), allowed.head().headers("access-control-allow-origin"),
+                    allowed::toString);
+            assertNull(allowed.header("access-control-allow-credentials"), allowed::toString);
+            assertNull(allowed.header("access-control-expose-headers"), allowed::toString);
+        }
+    }
 }

@@ -2,8 +2,10 @@ package io.streamgate.admission;
 
 import static io.streamgate.testing.ErrorResponseAssert.assertError;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.streamgate.testing.AccessLogCapture;
 import io.streamgate.testing.BackendExchange;
 import io.streamgate.testing.RawHttpClient;
 import io.streamgate.testing.RawResponse;
@@ -50,6 +52,19 @@ class IpRulesEndToEndTest {
                 routes:
                 %s
                 """.formatted(serverExtra, backend.url(), routes));
+    }
+
+    private String yaml(String serverExtra, String routes) {
+        return """
+                server:
+                  listen: "127.0.0.1:0"
+                %s
+                upstreams:
+                  backend:
+                    endpoints: ["%s"]
+                routes:
+                %s
+                """.formatted(serverExtra, backend.url(), routes);
     }
 
     private static final String CATCH_ALL = """
@@ -119,6 +134,77 @@ class IpRulesEndToEndTest {
         assertEquals(200, get("/v1/d", "X-Forwarded-For: 198.51.100.9", "X-Forwarded-For: 203.0.113.8").status());
         // No header: the trusted peer itself is the client, and it is not allowed here.
         assertError(get("/v1/e"), 403, "ip_denied");
+    }
+
+    @Test
+    void requestsAnsweredBeforeRoutingAreLoggedWithTheClientBehindATrustedProxy() throws Exception {
+        start("  trusted_proxies: [\"127.0.0.1/32\"]", """
+                  - path_prefix: /v1
+                    upstream: backend
+                """);
+        try (AccessLogCapture log = AccessLogCapture.capture()) {
+            // No route (404) and a malformed target (400): answered before routing, but from the client 203.0.113.7
+            // (through the load balancer at 127.0.0.1), which is the address the access log must carry.
+            assertError(get("/elsewhere", "X-Forwarded-For: 203.0.113.7", "X-Request-Id: no-route"), 404, "route_not_found");
+            assertError(get("/v1/bad%zz", "X-Forwarded-For: 203.0.113.7", "X-Request-Id: bad-target"), 400, "bad_request");
+            for (String rid : new String[] {"rid=no-route ", "rid=bad-target "}) {
+                String line = log.awaitLine(l -> l.contains(rid), 5_000);
+                assertNotNull(line, "no access log line with " + rid);
+                assertTrue(line.startsWith("203.0.113.7 "), "logged with the proxy's address instead of the client's: " + line);
+            }
+        }
+        assertEquals(0, backend.received().size());
+    }
+
+    @Test
+    void anIpv6WildcardRuleDoesNotReachIpv4Clients() throws Exception {
+        // "::/0" is every IPv6 address, as in nginx and Envoy; an IPv4 client (here 127.0.0.1) is not one of them, even
+        // though it is held as ::ffff:127.0.0.1 internally. An allow list of "10.0.0.0/8 and all of IPv6" must not let
+        // every IPv4 client in, and denying IPv6 must not lock out IPv4.
+        start("  trusted_proxies: [\"127.0.0.2/32\"]", """
+                  - path_prefix: /allow6
+                    upstream: backend
+                    ip:
+                      allow: ["10.0.0.0/8", "::/0"]
+                  - path_prefix: /deny6
+                    upstream: backend
+                    ip:
+                      deny: ["::/64"]
+                """);
+        assertError(get("/allow6/x"), 403, "ip_denied");
+        assertEquals(200, get("/deny6/x").status());
+        assertEquals(1, backend.received().size(), "the denied request reached the backend");
+    }
+
+    @Test
+    void anIpv6WildcardRuleStillMatchesIpv6ClientsBehindATrustedProxy() throws Exception {
+        start("  trusted_proxies: [\"127.0.0.1/32\"]", """
+                  - path_prefix: /
+                    upstream: backend
+                    ip:
+                      deny: ["::/0"]
+                """);
+        assertError(get("/v1/x", "X-Forwarded-For: 2001:db8::7"), 403, "ip_denied");
+        assertEquals(200, get("/v1/y", "X-Forwarded-For: 203.0.113.7").status());
+        assertEquals(200, get("/v1/z", "X-Forwarded-For: ::ffff:203.0.113.7").status());
+    }
+
+    @Test
+    void aConnectionFromAProxyThatIsNoLongerTrustedStillMeetsTheServerRules() throws Exception {
+        // The server rules were skipped at accept because the peer was a trusted proxy; a reload that stops trusting
+        // it must not leave its open connection with no server rules at all.
+        String trusted = "  trusted_proxies: [\"127.0.0.1/32\"]\n  ip:\n    allow: [\"203.0.113.0/24\"]";
+        start(trusted, CATCH_ALL);
+        try (RawHttpClient client = proxy.connect()) {
+            RawResponse first = client.get("/v1/a", "X-Forwarded-For: 203.0.113.7").readResponse();
+            assertEquals(200, first.status(), first::toString);
+            proxy.gateway().reload(io.streamgate.config.ConfigLoader.parse(
+                    yaml("  ip:\n    allow: [\"203.0.113.0/24\"]", CATCH_ALL), "test.yaml"));
+            // 127.0.0.1 is now an ordinary client, and not one the allow list names.
+            RawResponse second = client.get("/v1/b", "X-Forwarded-For: 203.0.113.7").readResponse();
+            assertError(second, 403, "ip_denied");
+        }
+        assertEquals(1, backend.received().size(), "a request outside the server's allow list reached the backend");
     }
 
     @Test

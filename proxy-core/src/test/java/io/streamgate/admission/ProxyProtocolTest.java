@@ -2,8 +2,10 @@ package io.streamgate.admission;
 
 import static io.streamgate.testing.ErrorResponseAssert.assertError;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.streamgate.testing.AccessLogCapture;
 import io.streamgate.testing.BackendExchange;
 import io.streamgate.testing.RawHttpClient;
 import io.streamgate.testing.RawResponse;
@@ -104,6 +106,19 @@ class ProxyProtocolTest {
         }
         assertEquals("198.51.100.1", backend.takeExchange().headers().get("x-forwarded-for"),
                 "the PROXY header's address must replace an untrusted client's X-Forwarded-For");
+    }
+
+    @Test
+    void aRequestRefusedBeforeRoutingIsLoggedWithTheAddressFromTheHeader() throws Exception {
+        // A malformed target is refused before any route is chosen; the line must still name the client, not the
+        // load balancer (log-driven tools such as fail2ban would otherwise ban the balancer for its clients' 400s).
+        try (AccessLogCapture log = AccessLogCapture.capture()) {
+            RawResponse response = getAfter(v1("TCP4 203.0.113.7 127.0.0.1 56324 443"), "/v1/bad%zz");
+            assertEquals(400, response.status(), response::toString);
+            String line = log.awaitLine(l -> l.contains("/v1/bad%zz"), 5_000);
+            assertNotNull(line, "no access log line for the refused request");
+            assertTrue(line.startsWith("203.0.113.7 "), "logged with the wrong client address: " + line);
+        }
     }
 
     @Test

@@ -86,6 +86,12 @@ class CidrTest {
         assertTrue(allV4.contains(mapped("1.2.3.4")));
         assertFalse(allV4.contains(ip("2001:db8::1")));
         assertTrue(Cidr.parse("::/0").contains(ip("2001:db8::1")));
+        // An IPv6 rule names IPv6 addresses: IPv4 clients (held as ::ffff:a.b.c.d) are not in "::/0" or "::/80".
+        assertFalse(Cidr.parse("::/0").contains(ip("1.2.3.4")));
+        assertFalse(Cidr.parse("::/80").contains(mapped("1.2.3.4")));
+        assertTrue(Cidr.parse("::/80").contains(ip("::1")));
+        assertTrue(Cidr.parse("::ffff:0:0/96").contains(ip("1.2.3.4")));
+        assertTrue(Cidr.parse("::ffff:10.0.0.0/104").contains(ip("10.1.2.3")));
     }
 
     @Test

@@ -2,6 +2,8 @@ package io.streamgate.tls;
 
 import static io.streamgate.testing.ErrorResponseAssert.assertError;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.streamgate.testing.RawHttpClient;
@@ -46,11 +48,19 @@ class RedirectListenerTest {
     }
 
     private void startListeningOn(String tlsListen) throws Exception {
+        startListeningOn(tlsListen, "");
+    }
+
+    /** @param limits lines under server.limits, indented by 4 */
+    private void startListeningOn(String tlsListen, String limits) throws Exception {
         redirectPort = freePort();
         proxy = RunningProxy.start("""
                 server:
                   listen: "%s"
                   redirect_listen: "127.0.0.1:%d"
+                  limits:
+                    max_request_line: 8KiB
+                %s
                   tls:
                     certificates:
                 %s
@@ -60,7 +70,7 @@ class RedirectListenerTest {
                 routes:
                   - path_prefix: /
                     upstream: backend
-                """.formatted(tlsListen, redirectPort, certs.rsa("localhost", "api.test").yamlItem(6), backend.url()));
+                """.formatted(tlsListen, redirectPort, limits, certs.rsa("localhost", "api.test").yamlItem(6), backend.url()));
     }
 
     private RawResponse plain(String rawRequest) throws IOException {
@@ -102,6 +112,31 @@ class RedirectListenerTest {
         RawResponse response = plain(RawHttpClient.request("GET", "/v1/models?x=1", null, "Host: api.test:" + redirectPort));
         assertEquals(308, response.status(), response::toString);
         assertEquals("https://api.test/v1/models?x=1", response.header("location"));
+    }
+
+    /** A client that connects and sends nothing holds no socket longer than request_header_timeout. */
+    @Test
+    void aSilentConnectionIsClosedAtTheRequestHeaderTimeout() throws Exception {
+        startListeningOn("127.0.0.1:0", "    request_header_timeout: 300ms");
+        try (RawHttpClient client = RawHttpClient.connect(redirectPort)) {
+            long start = System.nanoTime();
+            assertTrue(client.awaitServerClose(5_000), "still open after 5 s");
+            assertTrue(System.nanoTime() - start >= TimeUnit.MILLISECONDS.toNanos(250), "closed before the timeout");
+        }
+    }
+
+    /** The per-address connection cap holds on this listener too: the third idle connection is closed at once. */
+    @Test
+    void theConnectionCapPerAddressHolds() throws Exception {
+        startListeningOn("127.0.0.1:0", "    max_connections_per_ip: 2");
+        try (RawHttpClient first = RawHttpClient.connect(redirectPort);
+             RawHttpClient second = RawHttpClient.connect(redirectPort)) {
+            assertFalse(first.awaitServerClose(300), "the first connection was refused");
+            assertFalse(second.awaitServerClose(300), "the second connection was refused");
+            try (RawHttpClient third = RawHttpClient.connect(redirectPort)) {
+                assertTrue(third.awaitServerClose(2_000), "a third connection from one address was kept");
+            }
+        }
     }
 
     private static int freePort() throws IOException {

@@ -64,4 +64,19 @@ public interface BucketLimiter {
      * Fire-and-forget for Redis.
      */
     void adjust(String key, long delta);
+
+    /**
+     * Whether {@code acquired}, a future returned by {@link #acquire} of this limiter, was answered by local buckets
+     * standing in for the shared store (REDIS, FailureMode.OPEN, while Redis could not answer): the charge was then
+     * taken there, and its settlement or give-back must go there too ({@link #adjust(String, long, boolean)}), not
+     * to Redis, which never saw it.
+     */
+    default boolean fellBack(CompletableFuture<Long> acquired) {
+        return false;
+    }
+
+    /** {@link #adjust(String, long)} of a charge taken where {@link #fellBack} said. */
+    default void adjust(String key, long delta, boolean fellBack) {
+        adjust(key, delta);
+    }
 }

@@ -146,9 +146,22 @@ public final class RateLimiters implements AutoCloseable {
         return store == null ? 0 : store.closedRefusals.sum();
     }
 
-    /** Closes what {@code successor} did not take over (the Redis client, if it has a new one); call off the loops. */
+    /**
+     * Closes what {@code successor} did not take over (the Redis client, if it has a new one), first handing each
+     * Redis rule to its namesake in {@code successor} for the requests still in flight; call off the loops.
+     */
     public void retire(RateLimiters successor) {
         if (store != null && store != successor.store) {
+            // Requests admitted under this configuration may still be in flight (a stream is settled when it ends,
+            // minutes later): their acquires and settlements go to the same rule of the new configuration rather
+            // than to a closed client.
+            buckets.forEach((name, limiter) -> {
+                BucketLimiter next = successor.buckets.get(name);
+                if (limiter instanceof RedisBucketLimiter redis && next != null && next != limiter
+                        && next.config().kind() == limiter.config().kind()) {
+                    redis.handOver(next);
+                }
+            });
             store.close();
         }
     }

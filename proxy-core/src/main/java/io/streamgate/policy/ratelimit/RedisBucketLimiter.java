@@ -11,7 +11,8 @@ import java.util.concurrent.CompletableFuture;
  * <p>While the store cannot answer (see {@link RedisRateLimitStore}): with FailureMode.OPEN each gateway answers
  * from its own local buckets of the same rule (so the fleet admits up to one limit per gateway meanwhile), and
  * adjustments go there too; with CLOSED acquires fail with {@link RateLimitStoreUnavailableException} and
- * adjustments are dropped.
+ * adjustments are dropped. A charge the local buckets took stays theirs: {@link #fellBack} tells the caller, whose
+ * settlement then goes there ({@link #adjust(String, long, boolean)}) even once Redis answers again.
  *
  * <p>Thread-safe.
  */
@@ -25,6 +26,11 @@ final class RedisBucketLimiter implements BucketLimiter {
     private final String amount;
     private final String burst;
     private final String maxAhead;
+    /**
+     * Set when a reload retired this limiter's store: the rule of the same name and kind in the new configuration,
+     * which then answers for this one (requests admitted before the reload are settled there, not on a closed client).
+     */
+    private volatile BucketLimiter successor;
 
     RedisBucketLimiter(RateLimitConfig config, RedisRateLimitStore store, NanoClock clock) {
         this.config = config;
@@ -64,14 +70,28 @@ final class RedisBucketLimiter implements BucketLimiter {
         if (n < 0) {
             throw new IllegalArgumentException("negative cost " + n);
         }
-        CompletableFuture<Long> result = new CompletableFuture<>();
+        BucketLimiter next = successor;
+        if (next != null) {
+            return next.acquire(key, n);
+        }
+        Answer result = new Answer();
         if (!store.shouldTry()) {
             completeFailedOver(result, key, n, null);
             return result;
         }
         store.run(keyPrefix + key, arguments(n, GcraScript.ACQUIRE)).whenComplete((value, error) -> {
+            BucketLimiter handedTo = successor;
             if (error == null) {
                 result.complete(value);
+            } else if (handedTo != null) {
+                // The store was retired (closed) under this call: the new configuration's rule answers instead.
+                handedTo.acquire(key, n).whenComplete((v, e) -> {
+                    if (e == null) {
+                        result.complete(v);
+                    } else {
+                        result.completeExceptionally(e);
+                    }
+                });
             } else {
                 completeFailedOver(result, key, n, error);
             }
@@ -84,15 +104,33 @@ final class RedisBucketLimiter implements BucketLimiter {
         if (delta == 0) {
             return;
         }
+        BucketLimiter next = successor;
+        if (next != null) {
+            next.adjust(key, delta);
+            return;
+        }
         if (!store.available()) {
             adjustFallback(key, delta);
             return;
         }
         store.run(keyPrefix + key, arguments(delta, GcraScript.ADJUST)).whenComplete((value, error) -> {
             if (error != null) {
-                adjustFallback(key, delta);
+                BucketLimiter handedTo = successor;
+                if (handedTo != null) {
+                    handedTo.adjust(key, delta);
+                } else {
+                    adjustFallback(key, delta);
+                }
             }
         });
+    }
+
+    /**
+     * Hands this rule over to {@code next}, its replacement in a reloaded configuration, before this limiter's store
+     * is closed: from now on (and for calls the closing store fails) {@code next} answers and takes the adjustments.
+     */
+    void handOver(BucketLimiter next) {
+        successor = next;
     }
 
     private void adjustFallback(String key, long delta) {
@@ -105,16 +143,37 @@ final class RedisBucketLimiter implements BucketLimiter {
         return new String[] {per, amount, burst, Long.toString(n), maxAhead, mode};
     }
 
+    @Override
+    public boolean fellBack(CompletableFuture<Long> acquired) {
+        return acquired instanceof Answer answer && answer.local;
+    }
+
+    @Override
+    public void adjust(String key, long delta, boolean fellBack) {
+        if (fellBack) {
+            fallback.adjust(key, delta); // where the charge was taken, whether Redis answers again or not
+        } else {
+            adjust(key, delta);
+        }
+    }
+
     /** Answers while Redis cannot; {@code cause} is null when Redis was skipped during the back-off. */
-    private void completeFailedOver(CompletableFuture<Long> result, String key, long n, Throwable cause) {
+    private void completeFailedOver(Answer result, String key, long n, Throwable cause) {
         if (failOpen) {
             store.fallbacks.increment();
+            result.local = true;
             result.complete(fallback.tryAcquire(key, n));
         } else {
             store.closedRefusals.increment();
             result.completeExceptionally(new RateLimitStoreUnavailableException(
                     "Redis rate-limit store unavailable for rule '" + config.name() + "'", cause));
         }
+    }
+
+    /** An acquire's answer, and whether the local buckets gave it. */
+    private static final class Answer extends CompletableFuture<Long> {
+        /** Set before completion, so read after it by whoever sees the result. */
+        volatile boolean local;
     }
 
     /** The local buckets used while Redis is down (OPEN). For tests. */

@@ -169,7 +169,9 @@ final class RedisRateLimitStore implements AutoCloseable {
                         markAvailable();
                         result.complete(value);
                     } else {
-                        recordFailure(unwrap(error));
+                        if (!closed) { // a call cut by close() says nothing about Redis
+                            recordFailure(unwrap(error));
+                        }
                         discard(pending);
                         result.completeExceptionally(error);
                     }
