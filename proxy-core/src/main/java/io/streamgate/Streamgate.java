@@ -13,6 +13,7 @@ import io.netty.util.internal.PlatformDependent;
 import io.streamgate.config.ConfigException;
 import io.streamgate.config.ConfigLoader;
 import io.streamgate.config.ProxyConfig;
+import io.streamgate.config.RouteConfig;
 import io.streamgate.config.ServerConfig;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -27,6 +28,8 @@ import io.streamgate.upstream.EndpointHealth;
 import io.streamgate.upstream.Upstream;
 import io.streamgate.upstream.UpstreamMonitor;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.List;
 import io.streamgate.upstream.ConnectHealth;
 import io.streamgate.upstream.EndpointPool;
@@ -301,6 +304,18 @@ public final class Streamgate implements AutoCloseable {
             }
         }
         gateway.swap(fresh);
+        // Entries were stored under the rules of the route that made them (shared or per key, its upstream, its
+        // rewrite...): those of a route that changed or is gone are dropped, so none outlives the rules it was made by.
+        Map<String, RouteConfig> nextRoutes = new HashMap<>();
+        for (RouteConfig route : next.routes()) {
+            nextRoutes.put(route.name(), route);
+        }
+        for (RouteConfig route : config.routes()) {
+            if (!route.equals(nextRoutes.get(route.name()))) {
+                gateway.cache().purgeRoute(route.name());
+            }
+        }
+        gateway.cache().maxEntrySize(next.cache().maxEntrySize());
         config = next;
         AccessLog.useFormat(next.accessLog().format());
         gateway.pools().retire(replaced);

@@ -60,7 +60,12 @@ final class CacheUse {
     private int fillStatus;
     private HttpHeaders fillHeaders;
     private long lifetimeNanos;
+    /** The cache clock when the response head arrived: its age and lifetime count from then, not from its end. */
+    private long fillStartNanos;
     private boolean fillEventStream;
+    /** Where the route's current settings are looked up before storing, and the settings this exchange began with. */
+    private Gateway gateway;
+    private RouteConfig route;
 
     private CacheUse(ResponseCache cache, MissCoalescer coalescer, RouteCacheConfig config, long maxEntrySize,
                      java.util.function.LongSupplier clock, boolean head, boolean storable, CacheKey primary, Status status,
@@ -123,6 +128,8 @@ final class CacheUse {
         CacheUse use = new CacheUse(gateway.cache(), gateway.coalescer(), config, maxEntry, gateway.clock()::nanoTime, head,
                 !head, primary, revalidate ? Status.BYPASS : Status.MISS, h);
         use.key = CacheKeys.withVary(primary, gateway.cache().varyNames(primary), h);
+        use.gateway = gateway;
+        use.route = route;
         return use;
     }
 
@@ -198,6 +205,7 @@ final class CacheUse {
             return;
         }
         lifetimeNanos = lifetime.toNanos();
+        fillStartNanos = clock.getAsLong();
         fillStatus = response.status().code();
         fillHeaders = response.headers().copy(); // as the backend sent them, before the gateway adds its own
         fillEventStream = eventStream;
@@ -224,15 +232,28 @@ final class CacheUse {
     /** The whole response was relayed: store it and hand it to those waiting for it. */
     void complete() {
         CachedResponse stored = null;
-        if (fill != null) {
-            long now = clock.getAsLong();
-            stored = CachedResponse.of(fillStatus, fillHeaders, Arrays.copyOf(fill, fillLength), fillEventStream, now,
-                    now + lifetimeNanos);
+        if (fill != null && routeUnchanged()) {
+            // Received when its head arrived (RFC 9111 §4.2.3 response_time): a long stream has aged meanwhile.
+            stored = CachedResponse.of(fillStatus, fillHeaders, Arrays.copyOf(fill, fillLength), fillEventStream,
+                    fillStartNanos, fillStartNanos + lifetimeNanos);
             List<String> vary = CacheKeys.varyNames(fillHeaders);
             cache.store(primary, vary, CacheKeys.withVary(primary, vary, requestHeaders), stored);
-            fill = null;
         }
+        fill = null;
         release(stored);
+    }
+
+    /**
+     * Whether the route still has the settings this exchange started with. A reload that changed it dropped its
+     * entries ({@code Streamgate.reload}); a response fetched under the old settings (shared, say) must not come back.
+     */
+    private boolean routeUnchanged() {
+        for (RouteConfig current : gateway.snapshot().config().routes()) {
+            if (current.name().equals(route.name())) {
+                return current == route || current.equals(route);
+            }
+        }
+        return false;
     }
 
     /** The exchange ended without a storable response (error, abort, client gone). */

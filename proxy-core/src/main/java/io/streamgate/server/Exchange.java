@@ -28,6 +28,7 @@ import io.streamgate.config.RateLimitConfig;
 import io.streamgate.config.RouteConfig;
 import io.streamgate.policy.cache.BodyDigest;
 import io.streamgate.policy.cache.CachedResponse;
+import io.streamgate.policy.cache.Conditional;
 import io.streamgate.policy.llm.LlmRequest;
 import io.streamgate.config.UpstreamConfig;
 import io.streamgate.config.UpstreamConfig.Endpoint;
@@ -120,6 +121,8 @@ final class Exchange implements UpstreamListener {
     private boolean responseStarted;
     private boolean responseComplete;
     private boolean interim;
+    /** Whether the backend sent anything (an interim 1xx counts) on the current attempt's connection. */
+    private boolean heardFromUpstream;
     private boolean upstreamKeepAlive;
     /** The response body's way to the client; made with the exchange, in place of the fields it now holds. */
     private final ResponseRelay relay;
@@ -352,20 +355,27 @@ final class Exchange implements UpstreamListener {
         long now = gateway.clock().nanoTime();
         // A request without a body may be answered before its (empty) end marker arrives; the connection discards it.
         boolean keepAlive = clientKeepAlive && (requestComplete || !declaredBody) && !gateway.draining();
-        boolean withBody = !headRequest;
+        // A conditional GET or HEAD the entry satisfies gets 304 with the entry's validators, as from the backend.
+        boolean notModified = Conditional.notModified(request.method().name(), request.headers(), entry);
+        boolean withBody = !headRequest && !notModified;
         // The entry's array is never written again, so the response can wrap it instead of copying it.
         ByteBuf body = withBody ? Unpooled.wrappedBuffer(entry.body()) : Unpooled.EMPTY_BUFFER;
-        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(entry.status()), body);
+        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+                notModified ? HttpResponseStatus.NOT_MODIFIED : HttpResponseStatus.valueOf(entry.status()), body);
         HttpHeaders h = response.headers();
         for (Map.Entry<String, String> e : entry.headers()) {
-            h.add(e.getKey(), e.getValue());
+            if (!notModified || Conditional.keptIn304(e.getKey())) {
+                h.add(e.getKey(), e.getValue());
+            }
         }
-        h.setInt(HttpHeaderNames.CONTENT_LENGTH, entry.body().length)
-                .set(HttpHeaderNames.AGE, entry.ageSeconds(now))
+        if (!notModified) {
+            h.setInt(HttpHeaderNames.CONTENT_LENGTH, entry.body().length);
+        }
+        h.set(HttpHeaderNames.AGE, entry.ageSeconds(now))
                 .set("x-cache", "HIT")
                 .set(RequestIds.HEADER, requestId);
         // Replayed as a complete event stream: logged and timed as one (ttft_ms, stream duration).
-        record.eventStream = entry.eventStream();
+        record.eventStream = entry.eventStream() && !notModified;
         respondHere(response, keepAlive);
     }
 
@@ -565,6 +575,7 @@ final class Exchange implements UpstreamListener {
             return;
         }
         upstreamConn = c;
+        heardFromUpstream = false;
         c.attach(this);
         record.upstreamEndpoint = c.endpoint();
         Channel ch = c.channel();
@@ -624,6 +635,7 @@ final class Exchange implements UpstreamListener {
         boolean last = part instanceof LastHttpContent;
         if (last) {
             requestComplete = true;
+            heldBody.keepTrailers(((LastHttpContent) part).trailingHeaders());
         }
         if (upstreamConn == null) {
             heldBody.park(part);
@@ -669,6 +681,7 @@ final class Exchange implements UpstreamListener {
             ReferenceCountUtil.release(msg);
             return;
         }
+        heardFromUpstream = true;
         if (msg.decoderResult().isFailure()) {
             String why = String.valueOf(msg.decoderResult().cause());
             ReferenceCountUtil.release(msg);
@@ -811,8 +824,9 @@ final class Exchange implements UpstreamListener {
             return;
         }
         if (!responseStarted) {
-            if (c != null && c.isReused() && attempts == 1 && heldBody.replayable()) {
-                // The backend closed an idle keep-alive connection just as we reused it: nothing was processed. The
+            if (c != null && c.isReused() && attempts == 1 && !heardFromUpstream && heldBody.replayable()) {
+                // The backend closed an idle keep-alive connection just as we reused it: nothing was processed (one
+                // that answered anything, even an interim 1xx, had read the request: that is a reset). The
                 // first-byte clocks start again when the request is sent on the new connection, so no failover can
                 // send it elsewhere while this acquire is pending.
                 gateway.meters().retried(upstream.config().name(), "stale_connection");

@@ -1,10 +1,12 @@
 package io.streamgate.server;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayDeque;
@@ -33,6 +35,8 @@ final class HeldRequestBody {
     /** Copies of the body received so far, for a retry; null once the body outgrew the replay buffer. */
     private List<ByteBuf> replay = NOTHING_KEPT;
     private long replayBytes;
+    /** The trailer fields that ended a chunked body, sent again with its end on a retry; null while none came. */
+    private HttpHeaders trailers;
 
     /** Holds {@code part} until {@link #sendTo} or {@link #resendTo}; this now owns it. */
     void park(HttpContent part) {
@@ -91,6 +95,11 @@ final class HeldRequestBody {
         }
     }
 
+    /** Keeps the trailer fields of the body's last part (a header map, no buffer) for a retry. */
+    void keepTrailers(HttpHeaders fields) {
+        trailers = fields.isEmpty() ? null : fields;
+    }
+
     /** Whether every body byte received so far is still held, so the request can be sent again. */
     boolean replayable() {
         return replay != null;
@@ -130,8 +139,9 @@ final class HeldRequestBody {
 
     /**
      * A retry: the replay copies hold every body byte received so far, parked parts included, so those are written
-     * to {@code ch} (not flushed), with the end of the body when {@code complete}. Only while {@link #replayable()}:
-     * a retry is decided on that, and copies made while the request waits are not cut before it is sent.
+     * to {@code ch} (not flushed), with the end of the body (and its trailer fields) when {@code complete}. Only while
+     * {@link #replayable()}: a retry is decided on that, and copies made while the request waits are not cut before
+     * it is sent.
      */
     void resendTo(Channel ch, boolean complete) {
         releaseParked();
@@ -139,7 +149,8 @@ final class HeldRequestBody {
             ch.write(new DefaultHttpContent(b.retainedDuplicate()));
         }
         if (complete) {
-            ch.write(LastHttpContent.EMPTY_LAST_CONTENT);
+            ch.write(trailers == null ? LastHttpContent.EMPTY_LAST_CONTENT
+                    : new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, trailers));
         }
     }
 

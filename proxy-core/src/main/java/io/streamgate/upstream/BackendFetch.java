@@ -168,6 +168,8 @@ public final class BackendFetch {
                         Throwable bad = response.decoderResult().cause();
                         promise.tryFailure(
                                 new IOException("bad response from " + authority(host, port) + ": " + bad, bad));
+                    } else if (response.status().code() < 200 && response.status().code() != 101) {
+                        return; // an interim response (100, 103 Early Hints): the final one follows
                     } else {
                         byte[] body = ByteBufUtil.getBytes(response.content());
                         promise.trySuccess(new Response(response.status().code(), body));

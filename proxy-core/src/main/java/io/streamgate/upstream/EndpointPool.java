@@ -254,17 +254,13 @@ public final class EndpointPool {
         }
     }
 
-    /** Closes idle connections and fails waiters; used when the gateway shuts down. */
+    /**
+     * The gateway shuts down: idle connections close now, leased ones when their exchange ends. Requests waiting for a
+     * connection are in flight and drain like the others: they keep their place (each still bounded by
+     * acquire_timeout, and by the drain, which closes their clients) and get the connections given back meanwhile.
+     */
     void closeIdle() {
-        UpstreamConnection c;
-        while ((c = idle.pollFirst()) != null) {
-            c.channel().close();
-        }
-        Waiter w;
-        while ((w = waiters.poll()) != null) {
-            w.timeout.cancel(false);
-            w.promise.tryFailure(new PoolExhaustedException("the gateway is shutting down"));
-        }
+        retire();
     }
 
     private static final class Waiter {

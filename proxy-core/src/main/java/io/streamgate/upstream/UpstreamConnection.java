@@ -53,7 +53,8 @@ public final class UpstreamConnection extends ChannelInboundHandlerAdapter {
     /** The exchange is over; {@code reusable} is false when the connection's state is uncertain. */
     public void release(boolean reusable) {
         this.listener = null;
-        pool.release(this, reusable && channel.isActive());
+        // Bytes already read past the end of the response would be decoded as the next exchange's response.
+        pool.release(this, reusable && channel.isActive() && !decoder.hasUnreadBytes());
     }
 
     /** Starts an exchange on this leased connection (the pool itself knows nothing about exchanges). */

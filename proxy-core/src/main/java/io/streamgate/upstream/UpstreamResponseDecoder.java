@@ -27,6 +27,15 @@ final class UpstreamResponseDecoder extends HttpResponseDecoder {
         headRequest = HttpMethod.HEAD.equals(method);
     }
 
+    /**
+     * Whether bytes the backend sent are held past the message just decoded. Asked when a response has ended, from
+     * inside the decoder's read: bytes after the end of a response (a body longer than its Content-Length, a body after
+     * a response to HEAD or after a 204 or 304) are no response to the next request, so the connection is not reused.
+     */
+    boolean hasUnreadBytes() {
+        return actualReadableBytes() > 0;
+    }
+
     @Override
     protected AsciiString splitHeaderName(byte[] bytes, int start, int length) {
         AsciiString known = KnownHeaderNames.find(bytes, start, length);

@@ -4,11 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.streamgate.Streamgate;
+import io.streamgate.config.ConfigLoader;
 import io.streamgate.testing.BackendExchange;
 import io.streamgate.testing.ManualClock;
 import io.streamgate.testing.Poll;
@@ -44,13 +46,19 @@ class ResponseCacheTest {
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
     private final AtomicInteger serial = new AtomicInteger();
     private final CountDownLatch heldRelease = new CountDownLatch(1);
+    private final CountDownLatch streamRelease = new CountDownLatch(1);
     private TestBackend backend;
     private RunningProxy proxy;
 
     @BeforeEach
     void start() throws Exception {
         backend = TestBackend.builder().respond(this::answer).start();
-        proxy = RunningProxy.start("""
+        proxy = RunningProxy.start(config("{ shared: true }", "16KiB"), new Streamgate.Options(registry, clock));
+    }
+
+    /** The gateway's configuration; the shared route's cache settings and max_entry_size vary for reload tests. */
+    private String config(String sharedRouteCache, String maxEntrySize) {
+        return """
                 server:
                   listen: "127.0.0.1:0"
                 api_keys:
@@ -58,7 +66,7 @@ class ResponseCacheTest {
                     key: "%s"
                   - name: bob
                     key: "%s"
-                cache: { max_size: 64KiB, max_entry_size: 16KiB }
+                cache: { max_size: 64KiB, max_entry_size: %s }
                 upstreams:
                   backend:
                     endpoints: ["%s"]
@@ -76,7 +84,7 @@ class ResponseCacheTest {
                     path_prefix: /shared
                     upstream: backend
                     auth: optional
-                    cache: { shared: true }
+                    cache: %s
                   - name: embeddings
                     path_prefix: /embeddings
                     upstream: backend
@@ -85,12 +93,13 @@ class ResponseCacheTest {
                     path_prefix: /chat
                     upstream: backend
                     cache: { post: deterministic, streamed: true }
-                """.formatted(ALICE, BOB, backend.url()), new Streamgate.Options(registry, clock));
+                """.formatted(ALICE, BOB, maxEntrySize, backend.url(), sharedRouteCache);
     }
 
     @AfterEach
     void stop() throws Exception {
         heldRelease.countDown();
+        streamRelease.countDown();
         proxy.close();
         backend.close();
     }
@@ -106,10 +115,24 @@ class ResponseCacheTest {
         if (uri.startsWith("/chat") && body.contains("\"stream\":true")) {
             exchange.startChunked(200, "text/event-stream");
             for (int i = 0; i < 3; i++) {
+                if (i == 1 && body.contains("slow") && !streamRelease.await(20, TimeUnit.SECONDS)) {
+                    throw new IllegalStateException("the test never released the slow stream");
+                }
                 exchange.write("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + text + " part " + i + "\"}}]}\n\n");
             }
             exchange.write("data: [DONE]\n\n");
             exchange.end();
+            return;
+        }
+        if (uri.contains("/cut")) {
+            // The backend dies in the middle of the body: what was relayed is not a whole response.
+            if (uri.contains("fixed")) {
+                exchange.startFixed(200, "text/plain", 1000);
+            } else {
+                exchange.startChunked(200, "text/plain");
+            }
+            exchange.write(text + " partial");
+            exchange.die();
             return;
         }
         if (uri.contains("/size/")) {
@@ -129,6 +152,9 @@ class ResponseCacheTest {
         } else if (uri.contains("aged")) {
             // The backend sits behind another cache that already held this answer for 50 of its 60 seconds.
             headers.addAll(List.of("Cache-Control", "max-age=60", "Age", "50"));
+        } else if (uri.contains("validated")) {
+            headers.addAll(List.of("ETag", "W/\"v1\"", "Last-Modified", "Sun, 06 Dec 2026 10:00:00 GMT",
+                    "Cache-Control", "max-age=60"));
         } else if (uri.contains("vary")) {
             headers.addAll(List.of("Vary", "Accept-Language"));
             text += " lang=" + exchange.headers().get("accept-language");
@@ -380,5 +406,106 @@ class ResponseCacheTest {
         assertMiss(get("/models/p"));
         assertEquals(3, backendSaw());
         assertEquals(0, proxy.gateway().purgeCache("short", null), "another route's purge removes nothing of this one");
+    }
+
+    @Test
+    void aConditionalRequestTheEntrySatisfiesGets304FromTheCache() throws Exception {
+        RawResponse first = assertMiss(get("/models/validated"));
+        try (RawHttpClient client = proxy.connect()) {
+            for (String condition : List.of("If-None-Match: \"v1\"", "If-None-Match: \"v0\", W/\"v1\"",
+                    "If-None-Match: *", "If-Modified-Since: Sun, 06 Dec 2026 10:00:00 GMT",
+                    "If-Modified-Since: Mon, 07 Dec 2026 10:00:00 GMT")) {
+                RawResponse notModified = client.get("/models/validated", condition).readResponse();
+                assertEquals(304, notModified.status(), () -> condition + ": " + notModified);
+                assertEquals("HIT", notModified.header("x-cache"), notModified::toString);
+                assertEquals("W/\"v1\"", notModified.header("etag"), "a 304 carries the entry's validators");
+                assertEquals("max-age=60", notModified.header("cache-control"), notModified::toString);
+                assertEquals(0, notModified.body().length, notModified::toString);
+                assertNull(notModified.header("content-length"), notModified::toString);
+            }
+            for (String condition : List.of("If-None-Match: \"v2\"",
+                    "If-Modified-Since: Sat, 05 Dec 2026 10:00:00 GMT",
+                    // If-None-Match decides alone when present: no match, so If-Modified-Since is not looked at.
+                    "If-None-Match: \"v2\"\r\nIf-Modified-Since: Mon, 07 Dec 2026 10:00:00 GMT")) {
+                assertHit(client.get("/models/validated", condition).readResponse(), first);
+            }
+        }
+        assertEquals(1, backendSaw());
+    }
+
+    @Test
+    void aRouteThatStopsSharingNoLongerServesItsSharedEntries() throws Exception {
+        RawResponse alices = assertMiss(get("/shared/r", "Authorization: Bearer " + ALICE));
+        RawResponse kept = assertMiss(get("/models/k"));
+        proxy.gateway().reload(ConfigLoader.parse(config("true", "16KiB"), "reloaded.yaml"));
+        RawResponse anonymous = assertMiss(get("/shared/r"));
+        assertNotEquals(alices.bodyText(), anonymous.bodyText(), "Alice's answer went to an anonymous caller");
+        assertHit(get("/models/k"), kept); // an unchanged route keeps its entries
+        assertEquals(3, backendSaw());
+    }
+
+    @Test
+    void aReloadedMaxEntrySizeAppliesToWhatIsStored() throws Exception {
+        assertEquals(20 * KIB, get("/models/huge").body().length);
+        assertNotEquals("HIT", get("/models/huge").header("x-cache"), "20 KiB exceed max_entry_size 16KiB");
+        proxy.gateway().reload(ConfigLoader.parse(config("{ shared: true }", "32KiB"), "reloaded.yaml"));
+        RawResponse stored = get("/models/huge");
+        assertEquals(20 * KIB, stored.body().length);
+        assertHit(get("/models/huge"), stored);
+        assertEquals(3, backendSaw());
+    }
+
+    @Test
+    void aStreamIsAsOldAsTheTimeSinceItsHeadArrived() throws Exception {
+        String request = "{\"model\":\"m\",\"stream\":true,\"temperature\":0,\"messages\":[{\"role\":\"user\","
+                + "\"content\":\"slow\"}]}";
+        RawResponse original;
+        try (RawHttpClient client = proxy.connect()) {
+            client.post("/chat", request, "Content-Type: application/json");
+            ResponseHead head = client.readHead();
+            assertEquals("MISS", head.header("x-cache"));
+            clock.advance(Duration.ofSeconds(20)); // the stream runs for 20 s
+            streamRelease.countDown();
+            byte[] body = client.openBody(head).readAllBytes();
+            original = new RawResponse(head, body, true);
+        }
+        RawResponse replay = post("/chat", request);
+        assertEquals("HIT", replay.header("x-cache"), replay::toString);
+        assertArrayEquals(original.body(), replay.body());
+        assertEquals("20", replay.header("age"), () -> "stored for 20 s since its head arrived: " + replay);
+        clock.advance(Duration.ofSeconds(5 * 60 - 19)); // 5 min + 1 s after the head: past the route's ttl
+        assertNotEquals("HIT", post("/chat", request).header("x-cache"));
+        assertEquals(2, backendSaw());
+    }
+
+    @Test
+    void aBodyCutByTheBackendIsNeverStored() throws Exception {
+        for (String path : List.of("/models/cut/chunked", "/models/cut/fixed")) {
+            for (int i = 0; i < 2; i++) {
+                try (RawHttpClient client = proxy.connect()) {
+                    client.get(path);
+                    ResponseHead head = client.readHead();
+                    assertNotEquals("HIT", head.header("x-cache"), () -> path + " cut body served from the cache");
+                    client.openBody(head).readAllBytes();
+                } catch (IOException e) {
+                    // the cut reaches the client as a cut: fine
+                }
+            }
+        }
+        assertEquals(4, backendSaw());
+    }
+
+    @Test
+    void aResponseFetchedUnderTheOldRouteSettingsIsNotStoredAfterAReload() throws Exception {
+        try (RawHttpClient alice = proxy.connect()) {
+            alice.get("/shared/held", "Authorization: Bearer " + ALICE);
+            Poll.until(() -> backendSaw() == 1, 5_000, () -> "Alice's request at the backend");
+            proxy.gateway().reload(ConfigLoader.parse(config("true", "16KiB"), "reloaded.yaml"));
+            heldRelease.countDown();
+            RawResponse alices = assertMiss(alice.readResponse());
+            RawResponse anonymous = assertMiss(get("/shared/held"));
+            assertNotEquals(alices.bodyText(), anonymous.bodyText(), "Alice's answer went to an anonymous caller");
+        }
+        assertEquals(2, backendSaw());
     }
 }

@@ -205,6 +205,17 @@ class BackendFetchTest {
         }
     }
 
+    /** An interim 1xx (here 103 Early Hints) is not the response: the final one after it is. */
+    @Test
+    void anInterimResponseIsSkipped() throws Exception {
+        try (RawServer hints = new RawServer(s -> write(s, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+                + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))) {
+            Response r = fetch(hints.port(), "/health", Map.of(), 1024).get();
+            assertEquals(200, r.status());
+            assertEquals("ok", new String(r.body(), StandardCharsets.US_ASCII));
+        }
+    }
+
     @Test
     void cancellingClosesTheConnection() throws Exception {
         CompletableFuture<Boolean> hungUp = new CompletableFuture<>();

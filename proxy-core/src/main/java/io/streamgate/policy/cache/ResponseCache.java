@@ -31,7 +31,7 @@ public final class ResponseCache {
     private final Cache<CacheKey, CachedResponse> entries;
     private final Cache<CacheKey, List<String>> varyByPrimary;
     private final LongSupplier nanoClock;
-    private final long maxEntrySize;
+    private volatile long maxEntrySize;
     private final LongAdder hits = new LongAdder();
     private final LongAdder misses = new LongAdder();
     private final LongAdder evictions = new LongAdder();
@@ -55,6 +55,11 @@ public final class ResponseCache {
                 .maximumSize(VARY_MEMORY_ENTRIES)
                 .executor(Runnable::run)
                 .build();
+    }
+
+    /** A reload's {@link CacheConfig#maxEntrySize()}: applies to entries stored from now on. */
+    public void maxEntrySize(long bytes) {
+        this.maxEntrySize = bytes;
     }
 
     /** The Vary names (as given to {@link #store}) of the last response stored under {@code primary}; empty if none. */
