@@ -9,10 +9,15 @@ import java.io.StringReader;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -65,23 +70,61 @@ public final class ConfigLoader {
         return parse(bytes, file);
     }
 
-    /** Parses what was read from {@code file}; bytes that are not UTF-8 are refused, not replaced. */
+    /**
+     * Parses what was read from {@code file}. Bytes that are not UTF-8 are refused, not replaced, at the line and
+     * column of the first bad one, so that the operator can find it (a file saved as Latin-1 by an old editor).
+     */
     public static ProxyConfig parse(byte[] bytes, Path file) throws ConfigException {
-        String text;
-        try {
-            text = StandardCharsets.UTF_8.newDecoder()
-                    .onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(bytes)).toString();
-        } catch (CharacterCodingException e) {
-            throw unreadable(file, e);
-        }
-        return parse(text, file.toString());
+        return parse(utf8(bytes, file), file.toString());
     }
 
-    /** How a file that cannot be read (or is not UTF-8) is reported. */
+    private static String utf8(byte[] bytes, Path file) throws ConfigException {
+        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        CharBuffer out = CharBuffer.allocate(bytes.length);
+        CoderResult result = decoder.decode(in, out, true);
+        if (!result.isError()) {
+            result = decoder.flush(out);
+        }
+        if (!result.isError()) {
+            return out.flip().toString();
+        }
+        int offset = in.position();
+        int line = 1;
+        int lineStart = 0;
+        for (int i = 0; i < offset; i++) {
+            if (bytes[i] == '\n') {
+                line++;
+                lineStart = i + 1;
+            }
+        }
+        // The column counts characters, as the loader's other messages do; the bad byte itself is shown in hex.
+        int column = new String(bytes, lineStart, offset - lineStart, StandardCharsets.UTF_8).length() + 1;
+        String what = offset < bytes.length ? String.format(" (byte 0x%02X)", bytes[offset] & 0xff) : "";
+        throw new ConfigException(file.toString(), line, column, "", "not UTF-8 text" + what + "; save the file as UTF-8");
+    }
+
+    /**
+     * How a config file that cannot be read is reported: its name and the reason in an operator's words
+     * ({@code no such file}, {@code permission denied}), not the name of a Java exception.
+     */
     public static ConfigException unreadable(Path file, IOException e) {
-        return new ConfigException(file.toString(), 0, 0, "", "cannot read file: " + e);
+        String reason;
+        if (e instanceof NoSuchFileException) {
+            reason = "no such file";
+        } else if (e instanceof AccessDeniedException) {
+            reason = "permission denied";
+        } else if (Files.isDirectory(file)) {
+            reason = "it is a directory";
+        } else if (e instanceof FileSystemException fse && fse.getReason() != null) {
+            reason = fse.getReason(); // the system's words ("Not a directory"), without the path a second time
+        } else {
+            String message = e.getMessage();
+            reason = message == null || message.isBlank() ? e.getClass().getSimpleName() : message;
+        }
+        return new ConfigException(file.toString(), 0, 0, "", "cannot read file: " + reason);
     }
 
     public static ProxyConfig parse(String yaml, String sourceName) throws ConfigException {

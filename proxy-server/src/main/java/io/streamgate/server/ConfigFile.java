@@ -46,7 +46,7 @@ public final class ConfigFile {
         return new String(bytes, StandardCharsets.UTF_8);
     }
 
-    /** Parses and validates these bytes; malformed UTF-8 is refused, as {@link ConfigLoader#load(Path)} does. */
+    /** Parses and validates these bytes, as {@link ConfigLoader#load(Path)} does a file. */
     ProxyConfig parse() throws ConfigException {
         return ConfigLoader.parse(bytes, path);
     }

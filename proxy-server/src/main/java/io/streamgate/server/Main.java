@@ -49,7 +49,10 @@ public final class Main {
         }
     }
 
-    /** Like {@code nginx -t}: validate the whole file without binding anything. */
+    /**
+     * Like {@code nginx -t}: validate the whole file without binding anything. The file is read and reported on by
+     * the loader a start uses, so {@code --check} and a start give the same message for the same file.
+     */
     static int check(Path configFile, PrintStream out, PrintStream err) {
         try {
             ConfigLoader.load(configFile);
