@@ -94,6 +94,7 @@ final class RequestBodyPeek {
         int peekLimit = route.tokens().peekLimit();
         boolean whole = requestComplete && heldBody.parkedBytes() <= peekLimit;
         byte[] body = heldBody.copyParked(peekLimit);
+        byte[] asSent = body;
         llm = LlmRequest.peek(body, body.length, !whole);
         String duplicate = llm == null ? null : llm.duplicateMember();
         if (duplicate != null) {
@@ -117,7 +118,8 @@ final class RequestBodyPeek {
             }
         }
         if (hashesPrompt(upstream)) {
-            promptPrefix = PromptPrefix.of(body, body.length);
+            // From the client's bytes, as read, whether or not a model rewrite follows: one key per conversation.
+            promptPrefix = PromptPrefix.of(asSent, llm);
         }
         if (whole && route.cache() != null) {
             digest = BodyDigest.of(body, body.length);

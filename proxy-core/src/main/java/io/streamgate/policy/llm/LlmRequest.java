@@ -36,6 +36,7 @@ public final class LlmRequest {
 
     private final String model;
     private final String duplicateMember;
+    private final int conversationFrom;
     private final boolean stream;
     private final boolean clientAskedForUsage;
     private final long maxTokens;
@@ -46,6 +47,7 @@ public final class LlmRequest {
     private LlmRequest(Reader r, boolean truncated) {
         this.model = r.model;
         this.duplicateMember = r.duplicateMember;
+        this.conversationFrom = r.messagesFrom >= 0 ? r.messagesFrom : r.promptFrom;
         this.stream = r.stream;
         this.clientAskedForUsage = r.includeUsage;
         this.maxTokens = r.maxCompletionTokens >= 0 ? r.maxCompletionTokens : r.maxTokens;
@@ -69,22 +71,6 @@ public final class LlmRequest {
             return reader.readRoot() ? new LlmRequest(reader, truncated) : null;
         } catch (IOException e) {
             return null;
-        }
-    }
-
-    /**
-     * Where the root object's {@code messages} member starts in {@code body} (the opening quote of its name), else
-     * its {@code prompt} member's; -1 when the first {@code length} bytes have neither or do not start a JSON object.
-     * Members of nested objects and text inside strings are not members of the root, whatever they spell. Never
-     * throws on malformed or cut input: the search ends there.
-     */
-    static int promptMemberStart(byte[] body, int length) {
-        // The end of the bytes may be a cut: the root's members before it are found all the same.
-        try (JsonParser parser = LlmJson.REQUESTS.createNonBlockingByteArrayParser()) {
-            feed(parser, body, length, true);
-            return new Reader(parser, length, true).promptMemberStart(body);
-        } catch (IOException e) {
-            return -1;
         }
     }
 
@@ -114,6 +100,15 @@ public final class LlmRequest {
      */
     public String duplicateMember() {
         return duplicateMember;
+    }
+
+    /**
+     * Where, in the bytes read, the token before the root object's {@code messages} member ended (else its
+     * {@code prompt} member's): the member's name starts after at most a comma and white space. -1 when the root has
+     * neither. Members of nested objects and text inside strings are not the root's, whatever they spell.
+     */
+    int conversationFrom() {
+        return conversationFrom;
     }
 
     /** Whether {@code "stream": true}. */
@@ -175,6 +170,9 @@ public final class LlmRequest {
         private long lastTokenEnd;
 
         String model;
+        /** Where the token before the root's {@code messages} / {@code prompt} member ended, or -1. */
+        int messagesFrom = -1;
+        int promptFrom = -1;
         /** The root members read so far, one bit each (see {@link #noteMember}), whatever their values were. */
         private int seenMembers;
         String duplicateMember;
@@ -199,7 +197,12 @@ public final class LlmRequest {
                 return false;
             }
             JsonToken token;
-            while ((token = next()) == JsonToken.FIELD_NAME) {
+            while (true) {
+                // Where the token before this member ended: its name's opening quote follows, after a comma and space.
+                int nameFrom = (int) lastTokenEnd;
+                if (next() != JsonToken.FIELD_NAME) {
+                    break;
+                }
                 String name = parser.currentName();
                 switch (name) {
                     case "model" -> {
@@ -232,10 +235,12 @@ public final class LlmRequest {
                     }
                     case "messages" -> {
                         noteMember(name, 6);
+                        messagesFrom = nameFrom;
                         readMessages(next());
                     }
                     case "prompt" -> {
                         noteMember(name, 7);
+                        promptFrom = nameFrom;
                         readPrompt(nextText());
                     }
                     case "input" -> {
@@ -246,41 +251,6 @@ public final class LlmRequest {
                 }
             }
             return true;
-        }
-
-        /** See {@link LlmRequest#promptMemberStart}: reads the root's members up to {@code messages}, skipping values. */
-        int promptMemberStart(byte[] body) throws IOException {
-            if (next() != JsonToken.START_OBJECT) {
-                return -1;
-            }
-            int prompt = -1;
-            while (true) {
-                int before = (int) lastTokenEnd;
-                if (next() != JsonToken.FIELD_NAME) {
-                    return prompt;
-                }
-                String name = parser.currentName();
-                if (name.equals("messages")) {
-                    return quoteFrom(body, before);
-                }
-                if (name.equals("prompt") && prompt < 0) {
-                    prompt = quoteFrom(body, before);
-                }
-                skip(next());
-            }
-        }
-
-        /**
-         * The first quote from {@code from}, the end of the token before a member name: only white space and a comma
-         * come between, so it is the name's opening quote. (jackson's own location for a name token is the byte after
-         * that quote, which the parser has already consumed when it notes where the token starts.)
-         */
-        private int quoteFrom(byte[] body, int from) {
-            int at = from;
-            while (at < length && body[at] != '"') {
-                at++;
-            }
-            return at;
         }
 
         /**

@@ -17,12 +17,19 @@ public final class PromptPrefix {
     private PromptPrefix() {
     }
 
-    /** The key, or null when the root object has neither member (or the body does not start one). */
-    public static String of(byte[] body, int length) {
-        int at = LlmRequest.promptMemberStart(body, length);
+    /**
+     * The key of {@code body}, as {@code request} read it ({@link LlmRequest#peek}, which notes where the root's
+     * member is, so the body is parsed once), or null when the root object has neither member or the body is no JSON
+     * object ({@code request} null).
+     */
+    public static String of(byte[] body, LlmRequest request) {
+        int at = request == null ? -1 : request.conversationFrom();
         if (at < 0) {
             return null;
         }
-        return new String(body, at, Math.min(LENGTH, length - at), StandardCharsets.ISO_8859_1);
+        while (at < body.length && body[at] != '"') {
+            at++; // past the comma and white space before the member's name
+        }
+        return new String(body, at, Math.min(LENGTH, body.length - at), StandardCharsets.ISO_8859_1);
     }
 }

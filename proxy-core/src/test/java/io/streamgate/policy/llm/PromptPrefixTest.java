@@ -16,7 +16,7 @@ class PromptPrefixTest {
 
     private static String of(String body) {
         byte[] b = body.getBytes(StandardCharsets.UTF_8);
-        return PromptPrefix.of(b, b.length);
+        return PromptPrefix.of(b, LlmRequest.peek(b, b.length, true));
     }
 
     @Test
