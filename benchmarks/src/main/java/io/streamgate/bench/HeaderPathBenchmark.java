@@ -16,6 +16,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
+import io.streamgate.config.RouteConfig;
 import io.streamgate.server.RequestIds;
 import io.streamgate.server.TrustedHeaderNames;
 import io.streamgate.upstream.ForwardingHeaders;
@@ -108,7 +109,7 @@ public class HeaderPathBenchmark {
         if (chunked) {
             h.set(HttpHeaderNames.TRANSFER_ENCODING, "chunked");
         }
-        ForwardingHeaders.apply(h, "203.0.113.7", "https", h.get(HttpHeaderNames.HOST));
+        ForwardingHeaders.apply(h, RouteConfig.ForwardedHeaders.X_FORWARDED, "203.0.113.7", "https", h.get(HttpHeaderNames.HOST));
         h.set(RequestIds.HEADER, requestId);
         int written = write(upstream, request);
 

@@ -308,7 +308,7 @@ public final class ConfigLoader {
     private RouteConfig route(ConfigNode node, int index, Map<String, UpstreamConfig> upstreams, Limits limits,
                               RoutePolicyContext policies) throws ConfigException {
         Map<String, ConfigNode> f = node.fields("name", "host", "path_prefix", "methods", "upstream", "strip_prefix",
-                "rewrite_prefix", "host_header", "max_body_size", "sse_heartbeat", "timeouts", "auth", "upstream_api_key", "models",
+                "rewrite_prefix", "host_header", "forwarded_headers", "max_body_size", "sse_heartbeat", "timeouts", "auth", "upstream_api_key", "models",
                 "ip", "cors", "rate_limits", "cache", "tokens");
         String name = f.containsKey("name") ? f.get("name").string() : "route-" + index;
         String host = null;
@@ -360,6 +360,9 @@ public final class ConfigLoader {
                 throw f.get("host_header").error("'" + h + "' is not preserve, upstream or a host name");
             }
         }
+        RouteConfig.ForwardedHeaders forwarded = f.containsKey("forwarded_headers")
+                ? f.get("forwarded_headers").enumValue(RouteConfig.ForwardedHeaders.class)
+                : RouteConfig.ForwardedHeaders.X_FORWARDED;
         long maxBody = sizeOr(f, "max_body_size", limits.maxBodySize(), 0, Long.MAX_VALUE);
         Duration heartbeat = durationOr(f, "sse_heartbeat", Duration.ZERO, true);
         RouteConfig.AuthMode auth = RouteConfig.AuthMode.OFF;
@@ -378,7 +381,7 @@ public final class ConfigLoader {
         List<String> rateLimits = PolicyConfigReader.routeRateLimits(f.get("rate_limits"), policies.rateLimits(), policies.redis());
         RouteCacheConfig cache = PolicyConfigReader.routeCache(f.get("cache"));
         TokenAccountingConfig tokens = PolicyConfigReader.tokens(f.get("tokens"));
-        return new RouteConfig(name, host, prefix, methods, upstream, rewrite, hostHeader, maxBody, heartbeat, timeouts(f.get("timeouts")),
+        return new RouteConfig(name, host, prefix, methods, upstream, rewrite, hostHeader, forwarded, maxBody, heartbeat, timeouts(f.get("timeouts")),
                 auth, upstreamKey, ip, cors, rateLimits, cache, tokens, models(f.get("models"), upstreams));
     }
 

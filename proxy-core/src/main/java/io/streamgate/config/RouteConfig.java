@@ -12,6 +12,7 @@ import java.util.Set;
  * @param methods        allowed methods, empty for any
  * @param rewritePrefix  replaces {@code pathPrefix} when forwarding, or null to keep the path ("" strips it)
  * @param hostHeader     what Host the backend sees
+ * @param forwarded      which forwarding headers the backend gets
  * @param maxBodySize    request body limit in bytes, 0 for none
  * @param sseHeartbeat   silence after which a comment line is sent on an event stream, zero for never
  * @param upstreamApiKey sent to the backend as {@code Authorization: Bearer}, or null
@@ -29,6 +30,7 @@ public record RouteConfig(
         String upstream,
         String rewritePrefix,
         HostHeader hostHeader,
+        ForwardedHeaders forwarded,
         long maxBodySize,
         Duration sseHeartbeat,
         Timeouts timeouts,
@@ -58,6 +60,22 @@ public record RouteConfig(
     /** PRESERVE forwards the client's Host, UPSTREAM uses the endpoint's host:port, LITERAL sends {@code value}. */
     public record HostHeader(Mode mode, String value) {
         public enum Mode { PRESERVE, UPSTREAM, LITERAL }
+    }
+
+    /**
+     * Which headers tell the backend about the client: X-Forwarded-For/-Proto/-Host, RFC 7239's Forwarded, both, or
+     * none (for a backend outside the operator's trust, such as a hosted API, that need not learn client addresses).
+     */
+    public enum ForwardedHeaders {
+        X_FORWARDED, FORWARDED, BOTH, NONE;
+
+        public boolean xForwarded() {
+            return this == X_FORWARDED || this == BOTH;
+        }
+
+        public boolean rfc7239() {
+            return this == FORWARDED || this == BOTH;
+        }
     }
 
     /**

@@ -115,6 +115,37 @@ public final class ClientAddressResolver {
         return chain.length() == 0 ? peerText : chain.append(", ").append(peerText).toString();
     }
 
+    /**
+     * RFC 7239 {@code for=} elements for an X-Forwarded-For chain as {@link #forwardedFor} builds it, one per hop in
+     * the same order. Only addresses pass: a hop that is not one (a trusted proxy may relay "unknown" or a name)
+     * becomes {@code for=unknown}, so nothing a client wrote reaches the header verbatim. Ports are left out.
+     */
+    public static String forwardedElements(String chain) {
+        StringBuilder out = new StringBuilder(chain.length() + 16);
+        int from = 0;
+        while (from <= chain.length()) {
+            int comma = chain.indexOf(',', from);
+            int end = comma < 0 ? chain.length() : comma;
+            int start = skipSpaces(chain, from, end);
+            int stop = trimSpaces(chain, start, end);
+            if (start < stop) {
+                if (out.length() > 0) {
+                    out.append(", ");
+                }
+                byte[] hop = parseHop(chain, start, stop);
+                if (hop == null) {
+                    out.append("for=unknown");
+                } else {
+                    String address = InetLiterals.format(InetLiterals.toInetAddress(hop));
+                    // An IPv6 node is bracketed, and brackets and colons are not token characters: quoted.
+                    out.append(address.indexOf(':') < 0 ? "for=" + address : "for=\"[" + address + "]\"");
+                }
+            }
+            from = end + 1;
+        }
+        return out.toString();
+    }
+
     @Override
     public String toString() {
         return "ClientAddressResolver[trusted=" + trustedProxies + "]";

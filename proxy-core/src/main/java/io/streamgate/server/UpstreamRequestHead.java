@@ -34,7 +34,7 @@ final class UpstreamRequestHead {
         if (chunked) {
             h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED); // re-framed hop by hop
         }
-        ForwardingHeaders.apply(h, forwardedFor, scheme, clientHost);
+        ForwardingHeaders.apply(h, route.forwarded(), forwardedFor, scheme, clientHost);
         h.set(RequestIds.HEADER, requestId);
         switch (route.hostHeader().mode()) {
             case LITERAL:

@@ -2,11 +2,14 @@ package io.streamgate.upstream;
 
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.util.AsciiString;
+import io.streamgate.config.RouteConfig.ForwardedHeaders;
+import io.streamgate.policy.ClientAddressResolver;
 import java.util.List;
 
 /**
- * Sets X-Forwarded-For/-Proto/-Host from what this gateway saw. Client-supplied forwarding headers are replaced,
- * never appended to: until trusted proxies are configured, anyone could forge them.
+ * Sets the headers that tell a backend about the client, as the route asks: X-Forwarded-For/-Proto/-Host, RFC 7239's
+ * Forwarded, both or none. Client-supplied forwarding headers are replaced, never appended to: only a trusted proxy's
+ * X-Forwarded-For chain is carried on, by the caller's choice of {@code forwardedFor}.
  */
 public final class ForwardingHeaders {
     public static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
@@ -22,14 +25,46 @@ public final class ForwardingHeaders {
     private ForwardingHeaders() {
     }
 
-    public static void apply(HttpHeaders headers, String clientIp, String scheme, String originalHost) {
+    /**
+     * @param forwardedFor the X-Forwarded-For chain to send: the client alone, or a trusted proxy's chain and the peer
+     * @param originalHost the client's Host, or null
+     */
+    public static void apply(HttpHeaders headers, ForwardedHeaders which, String forwardedFor, String scheme,
+                             String originalHost) {
         headers.remove(FORWARDED).remove(X_FORWARDED_PORT).remove(X_REAL_IP);
-        headers.set(X_FORWARDED_FOR, clientIp);
-        headers.set(X_FORWARDED_PROTO, scheme);
-        if (originalHost != null) {
-            headers.set(X_FORWARDED_HOST, originalHost);
+        if (which.xForwarded()) {
+            headers.set(X_FORWARDED_FOR, forwardedFor);
+            headers.set(X_FORWARDED_PROTO, scheme);
+            if (originalHost != null) {
+                headers.set(X_FORWARDED_HOST, originalHost);
+            } else {
+                headers.remove(X_FORWARDED_HOST);
+            }
         } else {
-            headers.remove(X_FORWARDED_HOST);
+            headers.remove(X_FORWARDED_FOR).remove(X_FORWARDED_PROTO).remove(X_FORWARDED_HOST);
         }
+        if (which.rfc7239()) {
+            headers.set(FORWARDED, forwarded(forwardedFor, scheme, originalHost));
+        }
+    }
+
+    /** One element per hop; the last, this gateway's, also says the scheme and the Host the client used. */
+    private static String forwarded(String forwardedFor, String scheme, String originalHost) {
+        StringBuilder value = new StringBuilder(ClientAddressResolver.forwardedElements(forwardedFor));
+        value.append(";proto=").append(scheme);
+        if (originalHost != null) {
+            // A Host with a port (or an IPv6 literal) is not a token: always quoted. Host was validated by then, but a
+            // quote or backslash would still be escaped rather than end the string.
+            value.append(";host=\"");
+            for (int i = 0; i < originalHost.length(); i++) {
+                char c = originalHost.charAt(i);
+                if (c == '"' || c == '\\') {
+                    value.append('\\');
+                }
+                value.append(c);
+            }
+            value.append('"');
+        }
+        return value.toString();
     }
 }

@@ -19,6 +19,8 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.codec.http.TooLongHttpContentException;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.streamgate.Streamgate;
 import io.streamgate.server.ConfigReloader;
 import java.io.IOException;
@@ -77,7 +79,16 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                 send(ctx, keepAlive, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, error(tooLong.getMessage()));
                 return;
             }
-            send(ctx, false, HttpResponseStatus.BAD_REQUEST, error("malformed request"));
+            // The same statuses as the main listener gives (see RequestGuard); the decoder cannot go on after any.
+            Throwable cause = req.decoderResult().cause();
+            if (cause instanceof TooLongHttpLineException) {
+                send(ctx, false, HttpResponseStatus.REQUEST_URI_TOO_LONG, error("request line too long"));
+            } else if (cause instanceof TooLongHttpHeaderException) {
+                send(ctx, false, HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+                        error("request header fields too large"));
+            } else {
+                send(ctx, false, HttpResponseStatus.BAD_REQUEST, error("malformed request"));
+            }
             return;
         }
         QueryStringDecoder uri = new QueryStringDecoder(req.uri());

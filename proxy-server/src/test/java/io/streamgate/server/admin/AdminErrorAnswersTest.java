@@ -97,6 +97,26 @@ class AdminErrorAnswersTest {
         }
     }
 
+    /** The admin decoder's limits (4 KiB request line, 8 KiB of headers) refused as the main listener refuses them. */
+    @Test
+    void aRequestLineOrHeaderBlockTooLargeGets414Or431AndTheConnectionIsClosed() throws Exception {
+        start("10s", "10s");
+        try (RawHttpClient client = RawHttpClient.connect(admin.port())) {
+            client.send("GET /healthz?" + "q".repeat(5000) + " HTTP/1.1\r\nHost: admin\r\n\r\n");
+            RawResponse refused = client.readResponse();
+            assertAdminError(414, refused);
+            assertEquals("close", refused.header("connection"));
+            assertTrue(client.awaitServerClose(5_000), "still open after the 414");
+        }
+        try (RawHttpClient client = RawHttpClient.connect(admin.port())) {
+            client.send("GET /healthz HTTP/1.1\r\nHost: admin\r\nX-Big: " + "h".repeat(9000) + "\r\n\r\n");
+            RawResponse refused = client.readResponse();
+            assertAdminError(431, refused);
+            assertEquals("close", refused.header("connection"));
+            assertTrue(client.awaitServerClose(5_000), "still open after the 431");
+        }
+    }
+
     /** The head of a POST to an admin endpoint with {@code headerLines}. */
     private static String head(String... headerLines) {
         return "POST /admin/reload HTTP/1.1\r\nHost: admin\r\n" + String.join("\r\n", headerLines) + "\r\n\r\n";
