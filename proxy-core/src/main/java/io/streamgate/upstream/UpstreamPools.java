@@ -37,8 +37,7 @@ public final class UpstreamPools {
         this.template = new Bootstrap()
                 .channel(transport.clientChannel())
                 .resolver(OffLoopResolver.INSTANCE)
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.AUTO_READ, false) // TCP_NODELAY is every transport's default already
                 .option(ChannelOption.SO_KEEPALIVE, true)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(32 * 1024, 64 * 1024));
     }
