@@ -17,6 +17,7 @@ public final class ExchangeRecord {
     /** Subject of the client's verified TLS certificate, or null. */
     public String clientCert;
     public String route;
+    /** The {@code host:port} of the endpoint that got the request, or null when none did. */
     public String upstreamEndpoint;
     /** The upstream's name (the metrics label), or null when the request never got one. */
     public String upstream;

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonEncoding;
 import com.fasterxml.jackson.core.JsonFactoryBuilder;
 import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.SerializableString;
+import com.fasterxml.jackson.core.io.CharacterEscapes;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import com.fasterxml.jackson.core.util.JsonRecyclerPools;
 import java.io.IOException;
@@ -14,8 +16,8 @@ import java.time.format.DateTimeFormatter;
 import java.util.Locale;
 
 /**
- * The {@code json} access log format: one JSON object per line. jackson does all escaping; non-ASCII is escaped too
- * ({@code \}{@code uHHHH}), so a line is plain ASCII whatever the file's encoding and holds no terminal control
+ * The {@code json} access log format: one JSON object per line. jackson does all escaping; non-ASCII and DEL are
+ * escaped too ({@code \}{@code uHHHH}), so a line is plain ASCII whatever the file's encoding and holds no control
  * characters, and a control character or quote from a client can never end the line or the string.
  *
  * <p>One generator writes every line of its thread, as bytes, into the same buffer (root values without a separator),
@@ -29,6 +31,7 @@ import java.util.Locale;
 final class JsonLine {
     private static final JsonFactory FACTORY = new JsonFactoryBuilder()
             .enable(JsonWriteFeature.ESCAPE_NON_ASCII)
+            .characterEscapes(new DelEscapes())
             .rootValueSeparator((String) null)
             .recyclerPool(JsonRecyclerPools.nonRecyclingPool())
             .build();
@@ -133,6 +136,28 @@ final class JsonLine {
             whole /= 10;
         } while (whole > 0);
         json.writeNumber(scratch, pos, end - pos);
+    }
+
+    /**
+     * JSON's own escapes plus DEL (U+007F), which JSON lets through raw although it is a control character, and which
+     * a client can put in a request target or (over HTTP/2) a header value.
+     */
+    private static final class DelEscapes extends CharacterEscapes {
+        private static final int[] ASCII = standardAsciiEscapesForJSON();
+
+        static {
+            ASCII[0x7f] = ESCAPE_STANDARD;
+        }
+
+        @Override
+        public int[] getEscapeCodesForAscii() {
+            return ASCII;
+        }
+
+        @Override
+        public SerializableString getEscapeSequence(int ch) {
+            return null; // only called for characters above ASCII, which ESCAPE_NON_ASCII escapes first
+        }
     }
 
     /** The generator's output goes straight into the line's bytes; nothing here can fail or needs flushing. */

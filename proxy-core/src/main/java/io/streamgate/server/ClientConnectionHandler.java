@@ -70,6 +70,8 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     private BucketMemo bucketMemo;
     /** The previous request's target, whose host the next request with the same authority reuses. */
     private RequestTarget lastTarget;
+    /** Set when this HTTP/2 stream broke the protocol: the reset that follows is the client's error, not its leaving. */
+    private boolean streamError;
 
     /**
      * @param scheme "https" behind TLS, else "http" (for X-Forwarded-Proto)
@@ -153,7 +155,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             current.onRequestInput(msg);
         } else if (msg instanceof RejectedRequest) {
             RejectedRequest r = (RejectedRequest) msg;
-            respondUnread(r.error(), r.message(), headStarted >= 0 ? headStarted : System.nanoTime());
+            respondUnread(r.error(), r.message(), r.head(), headStarted >= 0 ? headStarted : System.nanoTime());
         } else if (msg instanceof HttpRequest) {
             discardUntilLast = false;
             onRequest((HttpRequest) msg);
@@ -206,7 +208,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         if (current != null) {
             Exchange e = current;
             current = null;
-            e.onClientClosed();
+            e.onClientClosed(streamError);
         }
         releaseQueued();
         ctx.fireChannelInactive();
@@ -218,6 +220,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             // A stream error (a malformed request: its DATA frames do not add up to its content-length): the multiplexer
             // closes the stream right after with the error's own code, PROTOCOL_ERROR. Closing it here would reset it
             // first with CANCEL, the code of a stream that is merely given up.
+            streamError = true;
             return;
         }
         // Resets and broken pipes are how clients leave; channelInactive does the cleanup.
@@ -341,12 +344,17 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
 
     private ExchangeRecord newRecord(HttpRequest req, String requestId) {
         ExchangeRecord r = connectionRecord(requestId, System.nanoTime(), System.currentTimeMillis());
+        describe(r, req);
+        return r;
+    }
+
+    /** The request line and the headers the access log shows. */
+    private void describe(ExchangeRecord r, HttpRequest req) {
         r.method = req.method().name();
         r.uri = req.uri();
         r.protocol = http2 ? "HTTP/2.0" : req.protocolVersion().text();
         r.userAgent = req.headers().get(HttpHeaderNames.USER_AGENT);
         r.referer = req.headers().get(HttpHeaderNames.REFERER);
-        return r;
     }
 
     /**
@@ -372,12 +380,16 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
 
     /**
      * A refusal of a request whose head could not be read (malformed, too large, too slow): it is answered, logged and
-     * counted like every other answer, with what is known of it (the client and the time, not its method or target).
+     * counted like every other answer, with what is known of it: the client and the time, and, when its request line
+     * was read ({@code head} not null), what that and the header fields read so far say.
      */
-    private void respondUnread(ProxyError error, String message, long startNanos) {
-        String requestId = RequestIds.generate();
+    private void respondUnread(ProxyError error, String message, HttpRequest head, long startNanos) {
+        String requestId = head == null ? RequestIds.generate() : RequestIds.fromOrNew(head.headers());
         long ago = (System.nanoTime() - startNanos) / 1_000_000;
         ExchangeRecord r = connectionRecord(requestId, startNanos, System.currentTimeMillis() - ago);
+        if (head != null) {
+            describe(r, head);
+        }
         // The PROXY header's client when there was one; no X-Forwarded-For could be read.
         InetAddress proxied = ConnectionInfo.connection(ctx.channel()).attr(ConnectionInfo.PROXIED_CLIENT).get();
         if (proxied != null) {
@@ -481,7 +493,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         if (headStarted >= 0) {
             long headDeadline = headStarted + gateway.snapshot().config().server().limits().requestHeaderTimeout().toNanos();
             if (now - headDeadline >= 0) {
-                respondUnread(ProxyError.REQUEST_TIMEOUT, "the request headers did not arrive in time", headStarted);
+                respondUnread(ProxyError.REQUEST_TIMEOUT, "the request headers did not arrive in time", null, headStarted);
                 return;
             }
             timer.wakeAt(headDeadline);

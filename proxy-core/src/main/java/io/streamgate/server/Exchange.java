@@ -577,7 +577,7 @@ final class Exchange implements UpstreamListener {
         upstreamConn = c;
         heardFromUpstream = false;
         c.attach(this);
-        record.upstreamEndpoint = c.endpoint();
+        record.upstreamEndpoint = c.authority();
         Channel ch = c.channel();
         UpstreamRequestHead.forEndpoint(request, route, upstream.config(), endpoint, clientHost);
         c.writeRequestHead(request);
@@ -847,8 +847,13 @@ final class Exchange implements UpstreamListener {
         }
     }
 
-    /** The client went away: stop the backend's work at once (vLLM aborts the generation when its socket closes). */
-    void onClientClosed() {
+    /**
+     * The client went away: stop the backend's work at once (vLLM aborts the generation when its socket closes).
+     *
+     * @param malformed whether its HTTP/2 stream was reset because it broke the protocol (DATA frames that contradict
+     *                  its content-length): a bad request, logged 400 as nginx does, rather than a client that left
+     */
+    void onClientClosed(boolean malformed) {
         if (done) {
             return;
         }
@@ -861,6 +866,11 @@ final class Exchange implements UpstreamListener {
                     record.status = ProxyError.SHUTTING_DOWN.status().code();
                 }
                 record.note = "drain_timeout";
+            } else if (malformed) {
+                if (!responseStarted) {
+                    record.status = ProxyError.BAD_REQUEST.status().code();
+                }
+                record.note = "bad_request_body";
             } else {
                 record.status = 499;
                 record.note = "client_closed";

@@ -48,35 +48,40 @@ final class RequestGuard extends ChannelInboundHandlerAdapter {
     private RejectedRequest check(HttpObject msg) {
         DecoderResult result = msg.decoderResult();
         if (result.isFailure()) {
-            return fromDecoderFailure(result.cause(), msg instanceof HttpContent && !(msg instanceof HttpRequest));
+            return fromDecoderFailure(result.cause(), msg);
         }
         if (msg instanceof HttpRequest) {
             HttpRequest req = (HttpRequest) msg;
             if (req.headers().size() > maxHeaders) {
-                return new RejectedRequest(ProxyError.HEADERS_TOO_LARGE, "too many header fields (limit " + maxHeaders + ")");
+                return new RejectedRequest(ProxyError.HEADERS_TOO_LARGE, "too many header fields (limit " + maxHeaders + ")", req);
             }
             String te = req.headers().get(HttpHeaderNames.TRANSFER_ENCODING);
             if (te != null && (!te.trim().equalsIgnoreCase("chunked") || req.headers().getAll(HttpHeaderNames.TRANSFER_ENCODING).size() > 1)) {
-                return new RejectedRequest(ProxyError.BAD_REQUEST, "unsupported Transfer-Encoding: only 'chunked' is accepted");
+                return new RejectedRequest(ProxyError.BAD_REQUEST, "unsupported Transfer-Encoding: only 'chunked' is accepted", req);
             }
         }
         return null;
     }
 
-    private static RejectedRequest fromDecoderFailure(Throwable cause, boolean inBody) {
+    /**
+     * The two failures that can only happen in the header block come on the head the request line made, which names
+     * the request; any other may have come from the request line, on the decoder's stand-in head, which names nothing.
+     */
+    private static RejectedRequest fromDecoderFailure(Throwable cause, HttpObject msg) {
         if (cause instanceof TooLongHttpLineException) {
             return new RejectedRequest(ProxyError.REQUEST_LINE_TOO_LONG, "request line too long");
         }
+        HttpRequest head = msg instanceof HttpRequest ? (HttpRequest) msg : null;
         if (cause instanceof TooLongHttpHeaderException) {
-            return new RejectedRequest(ProxyError.HEADERS_TOO_LARGE, "request header fields too large");
+            return new RejectedRequest(ProxyError.HEADERS_TOO_LARGE, "request header fields too large", head);
         }
         if (cause instanceof StrictRequestDecoder.AmbiguousFramingException) {
-            return new RejectedRequest(ProxyError.BAD_REQUEST, cause.getMessage());
+            return new RejectedRequest(ProxyError.BAD_REQUEST, cause.getMessage(), head);
         }
         if (cause instanceof TooLongFrameException) {
             return new RejectedRequest(ProxyError.HEADERS_TOO_LARGE, "request too large");
         }
-        String what = inBody ? "malformed request body: " : "malformed request: ";
+        String what = head == null && msg instanceof HttpContent ? "malformed request body: " : "malformed request: ";
         return new RejectedRequest(ProxyError.BAD_REQUEST, what + cause.getMessage());
     }
 }

@@ -24,6 +24,7 @@ public final class EndpointPool {
     private final Bootstrap bootstrap;
     private final Endpoint endpoint;
     private final String endpointName;
+    private final String endpointAuthority;
     private final UpstreamConfig.Pool config;
     private final ArrayDeque<UpstreamConnection> idle = new ArrayDeque<>();
     private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
@@ -51,6 +52,7 @@ public final class EndpointPool {
         this.bootstrap = bootstrap;
         this.endpoint = endpoint;
         this.endpointName = endpoint.toString();
+        this.endpointAuthority = endpoint.authority();
         this.config = config;
     }
 
@@ -58,9 +60,14 @@ public final class EndpointPool {
         return endpoint;
     }
 
-    /** {@code http://host:port}, computed once for the access log. */
+    /** {@code http://host:port}, computed once: the endpoint's name in meters and health. */
     String endpointName() {
         return endpointName;
+    }
+
+    /** {@code host:port}, computed once for the access log (as nginx's {@code $upstream_addr}). */
+    String endpointAuthority() {
+        return endpointAuthority;
     }
 
     /** Connections open or opening, leased or idle. */

@@ -37,8 +37,9 @@ public final class UpstreamConnection extends ChannelInboundHandlerAdapter {
         return uses > 1;
     }
 
-    public String endpoint() {
-        return pool.endpointName();
+    /** The endpoint's {@code host:port}, as the access log shows it. */
+    public String authority() {
+        return pool.endpointAuthority();
     }
 
     /**

@@ -159,6 +159,7 @@ class AccessLogFormatTest {
         r.userAgent = HOSTILE_AGENT;
         r.uri = "/v1/x?q=\"}\n{\"status\":200";
         r.identity = "\u00e9ve \u2028";
+        r.referer = "del\u007f\u0000"; // DEL is a control character JSON itself lets through raw
         String line = AccessLog.line(r, Format.JSON);
 
         assertTrue(line.chars().allMatch(c -> c >= 0x20 && c < 0x7f), () -> "raw control or non-ASCII: " + line);
@@ -166,6 +167,8 @@ class AccessLogFormatTest {
         assertEquals(HOSTILE_AGENT, fields.get("user_agent"));
         assertEquals(r.uri, fields.get("path"));
         assertEquals(r.identity, fields.get("identity"));
+        assertEquals(r.referer, fields.get("referer"));
+        assertTrue(line.contains("\"del\\u007F\\u0000\""), line);
         assertEquals(200L, fields.get("status"));
     }
 

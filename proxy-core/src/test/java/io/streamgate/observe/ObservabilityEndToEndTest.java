@@ -1,6 +1,7 @@
 package io.streamgate.observe;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -8,9 +9,12 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.netty.handler.codec.http2.Http2Headers;
 import io.streamgate.Streamgate;
 import io.streamgate.policy.ratelimit.NanoClock;
 import io.streamgate.testing.AccessLogCapture;
+import io.streamgate.testing.Poll;
+import io.streamgate.testing.RawH2Client;
 import io.streamgate.testing.RawHttpClient;
 import io.streamgate.testing.RefusingPort;
 import io.streamgate.testing.Responders;
@@ -48,17 +52,25 @@ class ObservabilityEndToEndTest {
                     client.get("/slow", "X-Request-Id: json-abort");
                     backend.takeExchange();
                 }
+                try (RawHttpClient client = proxy.connect()) {
+                    // Refused (400), and logged with the target as received: DEL, a control character, included.
+                    assertEquals(400, client.get("/del\u007f", "X-Request-Id: json-del").readResponse().status());
+                }
                 Map<String, Object> ok = parse(log.awaitLine(l -> l.contains("\"json-ok\""), 5_000));
                 assertEquals(200L, ok.get("status"));
                 assertEquals("GET", ok.get("method"));
                 assertEquals("/fast", ok.get("path"));
                 assertEquals("a \"quoted\" agent", ok.get("user_agent"));
                 assertEquals(5L, ok.get("bytes_out"));
+                assertEquals("127.0.0.1:" + backend.port(), ok.get("upstream"), "host:port, as nginx's $upstream_addr");
                 assertNotNull(ok.get("ttfb_ms"));
                 Map<String, Object> abort = parse(log.awaitLine(l -> l.contains("\"json-abort\""), 5_000));
                 assertEquals(499L, abort.get("status"));
                 assertEquals("client_closed", abort.get("note"));
                 assertEquals(null, abort.get("ttfb_ms"));
+                String del = log.awaitLine(l -> l.contains("\"json-del\""), 5_000);
+                assertTrue(del.chars().allMatch(c -> c >= 0x20 && c < 0x7f), () -> "raw control character: " + del);
+                assertEquals("/del\u007f", parse(del).get("path"));
             } finally {
                 AccessLog.useFormat(io.streamgate.config.AccessLogConfig.Format.COMBINED);
             }
@@ -134,6 +146,92 @@ class ObservabilityEndToEndTest {
             assertEquals(1.0, requests(registry, "400"), "streamgate.requests{status=400}");
             assertEquals(1.0, requests(registry, "414"), "streamgate.requests{status=414}");
             assertEquals(0, backend.received().size());
+        }
+    }
+
+    /**
+     * A request refused for its header fields (too many, too large, Content-Length with Transfer-Encoding, a transfer
+     * coding we cannot relay) had its request line read: it is logged with it, as nginx logs its 400s and 431s, so a
+     * smuggling attempt shows what it aimed at. Only a request line that could not be read leaves "- - -".
+     */
+    @Test
+    void requestsRefusedForTheirHeaderFieldsAreLoggedWithTheirRequestLine() throws Exception {
+        try (TestBackend backend = TestBackend.answering("ok");
+             RunningProxy proxy = RunningProxy.start("""
+                     server:
+                       listen: "127.0.0.1:0"
+                       limits:
+                         max_headers: 8
+                         max_header_size: 1KiB
+                         max_request_line: 1KiB
+                     upstreams:
+                       llm:
+                         endpoints: ["%s"]
+                     routes:
+                       - path_prefix: /
+                         upstream: llm
+                     """.formatted(backend.url()));
+             AccessLogCapture log = AccessLogCapture.capture()) {
+            refuse(proxy, "POST /smuggle HTTP/1.1\r\nHost: a\r\nX-Request-Id: rid-smuggle\r\nUser-Agent: sneaky\r\n"
+                    + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
+            refuse(proxy, "POST /gzipped HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 400);
+            refuse(proxy, "GET /many HTTP/1.1\r\nHost: a\r\n" + "X-A: 1\r\n".repeat(10) + "\r\n", 431);
+            refuse(proxy, "GET /big HTTP/1.1\r\nHost: a\r\nX-Big: " + "b".repeat(2_000) + "\r\n\r\n", 431);
+            refuse(proxy, "GET /" + "a".repeat(2_000) + " HTTP/1.1\r\nHost: a\r\n\r\n", 414);
+
+            String smuggle = log.awaitLine(l -> l.contains(" 400 ") && l.contains("/smuggle"), 2_000);
+            assertNotNull(smuggle, () -> "no line naming the smuggling attempt: " + log.lines());
+            assertTrue(smuggle.contains("\"POST /smuggle HTTP/1.1\" 400 ") && smuggle.contains("\"sneaky\" rid=rid-smuggle "),
+                    smuggle);
+            assertNotNull(log.awaitLine(l -> l.contains("\"POST /gzipped HTTP/1.1\" 400 "), 2_000), () -> log.lines().toString());
+            assertNotNull(log.awaitLine(l -> l.contains("\"GET /many HTTP/1.1\" 431 "), 2_000), () -> log.lines().toString());
+            assertNotNull(log.awaitLine(l -> l.contains("\"GET /big HTTP/1.1\" 431 "), 2_000), () -> log.lines().toString());
+            assertNotNull(log.awaitLine(l -> l.contains("\"- - -\" 414 "), 2_000), () -> log.lines().toString());
+            assertEquals(0, backend.received().size());
+        }
+    }
+
+    /**
+     * An HTTP/2 request whose DATA frames contradict its content-length is a malformed request (RFC 9113 §8.1.1): the
+     * stream is reset with PROTOCOL_ERROR. That is the client's error, logged and counted as 400 as nginx does, not as
+     * a client that went away (499).
+     */
+    @Test
+    void anHttp2StreamResetForTheClientsProtocolErrorIsA400() throws Exception {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        try (TestBackend backend = TestBackend.builder().respond(exchange -> {
+                    exchange.awaitBody(10);
+                    exchange.respond(200, "text/plain", "ok");
+                }).start();
+             RunningProxy proxy = RunningProxy.start("""
+                     server:
+                       listen: "127.0.0.1:0"
+                       h2c: true
+                     upstreams:
+                       llm:
+                         endpoints: ["%s"]
+                     routes:
+                       - path_prefix: /
+                         upstream: llm
+                     """.formatted(backend.url()), new Streamgate.Options(registry, NanoClock.SYSTEM));
+             AccessLogCapture log = AccessLogCapture.capture();
+             RawH2Client client = RawH2Client.connect(proxy.port())) {
+            Http2Headers headers = RawH2Client.headers("POST", "/v1/chat", "api.test");
+            headers.add("content-length", "5").add("x-request-id", "h2-lie");
+            RawH2Client.Outcome outcome = client.exchange(headers, "hello world");
+            assertFalse(outcome.answered(), outcome::toString);
+
+            String line = log.awaitLine(l -> l.contains("rid=h2-lie "), 5_000);
+            assertNotNull(line, () -> log.lines().toString());
+            assertTrue(line.contains("\"POST /v1/chat HTTP/2.0\" 400 ") && line.contains(" note=bad_request_body"), line);
+            Poll.until(() -> requests(registry, "400") == 1, 5_000, () -> "streamgate.requests{status=400}");
+            assertEquals(0.0, requests(registry, "499"), "streamgate.requests{status=499}");
+        }
+    }
+
+    private static void refuse(RunningProxy proxy, String request, int status) throws IOException {
+        try (RawHttpClient client = proxy.connect()) {
+            assertEquals(status, client.send(request).readResponse().status(), request);
         }
     }
 
