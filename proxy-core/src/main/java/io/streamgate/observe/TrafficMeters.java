@@ -62,6 +62,15 @@ public final class TrafficMeters {
     }
 
     /**
+     * A client connection closed at accept, before a byte was read: {@code reason} is ip_denied, max_connections or
+     * max_connections_per_ip. Counted because nothing else sees these: no request, so no access line.
+     */
+    public void connectionRefused(String reason) {
+        counter("streamgate.connections.refused", "client connections closed at accept, by reason", "reason", reason)
+                .increment();
+    }
+
+    /**
      * A request sent again: {@code reason} is stale_connection (a reused connection turned out closed; same endpoint),
      * connect_failure, reset, first_byte_failover or status_NNN (another endpoint).
      */

@@ -35,12 +35,12 @@ final class AcceptGuard extends ChannelInboundHandlerAdapter {
         ServerConfig.Limits limits = s.config().server().limits();
         boolean trusted = s.proxies().trusts(peer);
         if (!trusted && !s.serverIp().permits(peer)) {
-            ctx.close();
+            refuse(ctx, "ip_denied");
             return;
         }
         if (total.incrementAndGet() > limits.maxConnections()) {
             total.decrementAndGet();
-            ctx.close();
+            refuse(ctx, "max_connections");
             return;
         }
         if (!trusted) {
@@ -48,7 +48,7 @@ final class AcceptGuard extends ChannelInboundHandlerAdapter {
             if (count.incrementAndGet() > limits.maxConnectionsPerIp()) {
                 release(peer, count);
                 total.decrementAndGet();
-                ctx.close();
+                refuse(ctx, "max_connections_per_ip");
                 return;
             }
         }
@@ -73,6 +73,11 @@ final class AcceptGuard extends ChannelInboundHandlerAdapter {
             }
         }
         ctx.fireChannelInactive();
+    }
+
+    private void refuse(ChannelHandlerContext ctx, String reason) {
+        gateway.meters().connectionRefused(reason);
+        ctx.close();
     }
 
     private void release(InetAddress peer, AtomicInteger count) {

@@ -82,6 +82,9 @@ class IpRulesEndToEndTest {
     void aServerLevelDenyClosesTheConnectionWithoutAResponse() throws Exception {
         start("  ip:\n    deny: [\"127.0.0.1/32\"]", CATCH_ALL);
         assertClosedWithoutResponse();
+        // No request, so no access line: the refusal is seen in the metrics only.
+        assertEquals(1.0, proxy.gateway().meters().find("streamgate.connections.refused").tag("reason", "ip_denied")
+                .counter().count());
     }
 
     @Test

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.micrometer.core.instrument.Counter;
 import io.streamgate.testing.BackendConnection;
 import io.streamgate.testing.RawHttpClient;
 import io.streamgate.testing.RawResponse;
@@ -68,6 +69,12 @@ class SlowClientTest {
                   - path_prefix: /
                     upstream: backend
                 """.formatted(limits, backend.url()));
+    }
+
+    /** streamgate_connections_refused_total for {@code reason}; 0 while it has no series. */
+    private double refused(String reason) {
+        Counter c = proxy.gateway().meters().find("streamgate.connections.refused").tag("reason", reason).counter();
+        return c == null ? 0 : c.count();
     }
 
     private RawHttpClient open() throws IOException {
@@ -146,6 +153,8 @@ class SlowClientTest {
         }
         RawHttpClient sixth = open();
         assertRefusedWithoutAnswer(sixth, "the 6th connection from 127.0.0.1");
+        assertEquals(1.0, refused("max_connections_per_ip"), "counted by its reason");
+        assertEquals(0.0, refused("max_connections"));
         for (int i = 0; i < 5; i++) {
             RawResponse response = five.get(i).get("/v1/again-" + i).readResponse();
             assertEquals(200, response.status(), "connection " + i + " of the five: " + response);
@@ -163,6 +172,7 @@ class SlowClientTest {
             assertEquals(200, response.status(), response::toString);
         }
         assertRefusedWithoutAnswer(open(), "the 4th connection with max_connections 3");
+        assertEquals(1.0, refused("max_connections"), "counted by its reason");
         clients.get(0).close();
         awaitAdmitted();
     }
