@@ -300,8 +300,6 @@ public final class Streamgate implements AutoCloseable {
         for (Upstream u : old.upstreams().values()) {
             if (!fresh.upstreams().containsValue(u)) {
                 replaced.add(u);
-                // Linked before the swap: a request of the old snapshot that ends once new ones wait must wake them.
-                u.succeed(fresh.upstreams().get(u.config().name()));
             }
         }
         gateway.swap(fresh);

@@ -30,7 +30,13 @@ final class AcceptGuard extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-        InetAddress peer = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress();
+        if (!(ctx.channel().remoteAddress() instanceof InetSocketAddress remote)) {
+            // Reset by the peer before its channel was registered: on io_uring it then has no address, so no rule
+            // could be applied, and there is nobody left to serve.
+            ctx.close();
+            return;
+        }
+        InetAddress peer = remote.getAddress();
         Snapshot s = gateway.snapshot();
         ServerConfig.Limits limits = s.config().server().limits();
         boolean trusted = s.proxies().trusts(peer);

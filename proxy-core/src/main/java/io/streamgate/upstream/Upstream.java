@@ -7,6 +7,8 @@ import io.streamgate.config.UpstreamConfig.Balance;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -25,8 +27,8 @@ import java.util.function.LongConsumer;
  * <p>A reload that changes the upstream makes a new object, while requests of the old snapshot still run on the old
  * one. An endpoint that stays (same address) keeps its in-flight counter: both objects count into the same atomic, so
  * max_in_flight and least_outstanding see the requests of both. Each object has its own lock and queue, so a slot is
- * taken only by a compare-and-set below the limit, and a slot freed on one object wakes the other's waiters
- * ({@link #succeed}).
+ * taken only by a compare-and-set below the limit, and a slot freed on one object wakes the waiters of every object
+ * of the lineage (the objects a chain of reloads made, one from the other) that has some.
  */
 public final class Upstream {
     /** {@link #choose}: no endpoint may be used now (all unhealthy, ejected, open, or already tried). */
@@ -56,9 +58,14 @@ public final class Upstream {
     private volatile boolean retired;
     /** The queue's size, for another snapshot's object to look at without this lock. */
     private volatile int waiting;
-    /** The upstream that replaced this one, and the one this one replaced while it is the current one; or null. */
-    private volatile Upstream successor;
-    private volatile Upstream predecessor;
+    /**
+     * The objects of this upstream's lineage (each reload that changed it made the next one from the last) that have
+     * requests waiting, shared by the whole lineage. A slot freed on any object may be the one those waiters need,
+     * however many reloads ago they queued: a request queued on the snapshot before last would otherwise sleep through
+     * free slots until its queue timeout. Only objects with waiters are in it, so a chain of reloads keeps nothing
+     * alive once its queues are empty.
+     */
+    private final Set<Upstream> waitingKin;
 
     public Upstream(UpstreamConfig config) {
         this(config, null);
@@ -99,6 +106,7 @@ public final class Upstream {
             EndpointHealth h = kept.get(endpoints.get(i).toString());
             health[i] = h != null ? h : new EndpointHealth(config.health());
         }
+        this.waitingKin = previous != null ? previous.waitingKin : ConcurrentHashMap.newKeySet();
         this.maxInFlight = config.admission().maxInFlight();
         this.queue = maxInFlight > 0 ? new WaitQueue(config.admission().queueSize(), config.admission().fair()) : null;
         this.ssl = endpoints.stream().anyMatch(UpstreamConfig.Endpoint::tls) ? BackendTlsContext.of(config.tls()) : null;
@@ -134,23 +142,6 @@ public final class Upstream {
 
     void retire() {
         retired = true;
-    }
-
-    /**
-     * A reload replaced this upstream by {@code next} (null when it was removed), before the new snapshot takes
-     * requests: from now on a slot freed here also lets {@code next}'s waiters in, and one freed there lets this one's
-     * in. Only the last replaced object stays linked to the current one, so a chain of reloads is not kept alive.
-     */
-    public void succeed(Upstream next) {
-        Upstream before = predecessor;
-        if (before != null) {
-            before.successor = null;
-            predecessor = null;
-        }
-        successor = next;
-        if (next != null) {
-            next.predecessor = this;
-        }
     }
 
     /**
@@ -202,15 +193,14 @@ public final class Upstream {
                 drain();
             }
         }
-        // The counter may be shared with the snapshot before or after a reload, whose waiters wait for this slot too.
-        wakeWaiters(successor);
-        wakeWaiters(predecessor);
-    }
-
-    private static void wakeWaiters(Upstream other) {
-        if (other != null && other.waiting > 0) {
-            synchronized (other) {
-                other.drain();
+        // The counter may be shared with objects of earlier or later snapshots, whose waiters wait for this slot too.
+        if (!waitingKin.isEmpty()) {
+            for (Upstream other : waitingKin) {
+                if (other != this && other.waiting > 0) {
+                    synchronized (other) {
+                        other.drain();
+                    }
+                }
             }
         }
     }
@@ -238,6 +228,8 @@ public final class Upstream {
             if (!queue.offer(w)) {
                 return null;
             }
+            // Seen as waiting before it looks for room: a slot freed meanwhile on another object then drains this one.
+            publishWaiting();
             drain();
             return new Ticket(w);
         }
@@ -247,7 +239,7 @@ public final class Upstream {
     public boolean cancel(Ticket t) {
         synchronized (this) {
             boolean removed = queue.remove(t.waiter);
-            waiting = queue.size();
+            publishWaiting();
             return removed;
         }
     }
@@ -267,7 +259,18 @@ public final class Upstream {
      */
     private void drain() {
         drainQueue();
+        publishWaiting();
+    }
+
+    /** Publishes the queue's size, and joins or leaves the lineage's objects with waiters. Holds the lock. */
+    private void publishWaiting() {
+        boolean had = waiting > 0;
         waiting = queue.size();
+        if (waiting > 0 && !had) {
+            waitingKin.add(this);
+        } else if (waiting == 0 && had) {
+            waitingKin.remove(this);
+        }
     }
 
     private void drainQueue() {

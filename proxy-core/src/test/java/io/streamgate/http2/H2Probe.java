@@ -40,9 +40,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
-/** A step-by-step h2c client: open a stream, send DATA later, reset it, close the connection. */
-final class H2Probe implements AutoCloseable {
-    record Outcome(int status, Http2Headers headers, String body, Http2Headers trailers, long resetCode, boolean goAway,
+/**
+ * A step-by-step h2c client: open a stream, send DATA later, reset it, close the connection. Public for tests outside
+ * this package that mix HTTP/2 streams into other traffic.
+ */
+public final class H2Probe implements AutoCloseable {
+    public record Outcome(int status, Http2Headers headers, String body, Http2Headers trailers, long resetCode, boolean goAway,
                    List<Integer> informational) {
         @Override
         public String toString() {
@@ -51,10 +54,10 @@ final class H2Probe implements AutoCloseable {
         }
     }
 
-    final class Stream {
+    public final class Stream {
         Http2FrameStream frameStream;
-        final CompletableFuture<Outcome> outcome = new CompletableFuture<>();
-        final ByteArrayOutputStream body = new ByteArrayOutputStream();
+        public final CompletableFuture<Outcome> outcome = new CompletableFuture<>();
+        public final ByteArrayOutputStream body = new ByteArrayOutputStream();
         final List<Integer> informational = new ArrayList<>();
         volatile Http2Headers headers;
         volatile Http2Headers trailers;
@@ -68,14 +71,14 @@ final class H2Probe implements AutoCloseable {
 
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("h2-probe", true),
             NioIoHandler.newFactory());
-    final Channel channel;
+    public final Channel channel;
     private final Handler handler = new Handler();
     private final Map<Integer, Stream> streams = new ConcurrentHashMap<>();
     private final List<Stream> all = new ArrayList<>();
     private final boolean returnCredit;
     volatile boolean goAwaySeen;
 
-    H2Probe(int port, boolean returnCredit) throws InterruptedException {
+    public H2Probe(int port, boolean returnCredit) throws InterruptedException {
         this.returnCredit = returnCredit;
         Http2FrameCodec codec = Http2FrameCodecBuilder.forClient().initialSettings(Http2Settings.defaultSettings())
                 .validateHeaders(false).build();
@@ -94,7 +97,7 @@ final class H2Probe implements AutoCloseable {
         });
     }
 
-    static Http2Headers headers(String method, String path, String... pairs) {
+    public static Http2Headers headers(String method, String path, String... pairs) {
         Http2Headers h = new DefaultHttp2Headers(false);
         h.method(method).path(path).scheme("http").authority("localhost");
         for (int i = 0; i < pairs.length; i += 2) {
@@ -107,7 +110,7 @@ final class H2Probe implements AutoCloseable {
         return channel.eventLoop().submit(task).get(5, TimeUnit.SECONDS);
     }
 
-    Stream open(Http2Headers headers, boolean endStream) throws Exception {
+    public Stream open(Http2Headers headers, boolean endStream) throws Exception {
         Stream s = new Stream();
         synchronized (all) {
             all.add(s);
@@ -134,7 +137,7 @@ final class H2Probe implements AutoCloseable {
         return send(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(bytes), end).stream(s.frameStream));
     }
 
-    CompletableFuture<Void> data(Stream s, String text, boolean end) throws Exception {
+    public CompletableFuture<Void> data(Stream s, String text, boolean end) throws Exception {
         return data(s, text.getBytes(StandardCharsets.UTF_8), end);
     }
 
@@ -164,7 +167,7 @@ final class H2Probe implements AutoCloseable {
         return sent;
     }
 
-    void reset(Stream s) throws Exception {
+    public void reset(Stream s) throws Exception {
         onLoop(() -> channel.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL).stream(s.frameStream)));
     }
 

@@ -86,6 +86,34 @@ class InFlightAcrossReloadTest {
         Poll.until(() -> proxy.gateway().activeRequests() == 0, 5_000, () -> "requests still active");
     }
 
+    /**
+     * A request that queued on the snapshot before last: the reload after the one it queued on must not cut it off from
+     * the slots freed by requests older than both. It used to sleep through the free slot until its queue timeout.
+     */
+    @Test
+    void aRequestWaitingAcrossTwoReloadsGetsTheSlotOfARequestFromBeforeBoth() throws Exception {
+        TestBackend backend = closer.add(TestBackend.builder().respond(held).start());
+        RunningProxy proxy = closer.add(RunningProxy.start(yaml(backend, "30s")));
+        InFlightRequest first = closer.add(InFlightRequest.get(proxy.port(), "/1"));
+        InFlightRequest second = closer.add(InFlightRequest.get(proxy.port(), "/2"));
+        held.awaitArrived(2, 5_000);
+
+        proxy.gateway().reload(ConfigLoader.parse(yaml(backend, "29s"), "test.yaml"));
+        InFlightRequest third = closer.add(InFlightRequest.get(proxy.port(), "/3"));
+        Poll.until(() -> queued(proxy) == 1, 5_000, () -> "/3 should wait for a slot; at the backend " + uris(backend));
+        proxy.gateway().reload(ConfigLoader.parse(yaml(backend, "28s"), "test.yaml"));
+
+        held.release("/1");
+        assertEquals(200, first.await(10_000).status());
+        held.awaitArrived(3, 5_000);
+        assertEquals("/3", uris(backend).get(2));
+        held.release("/2");
+        held.release("/3");
+        assertEquals(200, second.await(10_000).status());
+        RawResponse answer = third.await(10_000);
+        assertEquals(200, answer.status(), answer::toString);
+    }
+
     private static int queued(RunningProxy proxy) {
         return (int) proxy.gateway().meters().get("streamgate.upstream.queue.waiting").gauge().value();
     }
