@@ -2,6 +2,7 @@ package io.streamgate.server;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.streamgate.config.ConfigLoader;
 import io.streamgate.testing.TestCertificates;
@@ -14,6 +15,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -47,8 +49,12 @@ class ExampleConfigsTest {
                 Map.entry("TLS_KEY_FILE", cert.keyFile().toString()));
     }
 
+    private static Path root() {
+        return Path.of("..").toAbsolutePath().normalize();
+    }
+
     static Stream<Path> examples() throws IOException {
-        Path root = Path.of("..").toAbsolutePath().normalize();
+        Path root = root();
         List<Path> files;
         try (Stream<Path> s = Files.list(root.resolve("config"))) {
             files = s.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
@@ -63,5 +69,15 @@ class ExampleConfigsTest {
         String yaml = Files.readString(file, StandardCharsets.UTF_8);
         Map<String, String> env = env();
         assertDoesNotThrow(() -> ConfigLoader.parse(yaml, file.toString(), env::get), file.toString());
+    }
+
+    /** The migration guide shows config/from-nginx.yaml from its first key on, so the guide cannot drift from the file loaded above. */
+    @Test
+    void nginxGuideQuotesItsExample() throws IOException {
+        String example = Files.readString(root().resolve("config").resolve("from-nginx.yaml"), StandardCharsets.UTF_8);
+        String quoted = example.substring(example.indexOf("\nserver:\n") + 1);
+        String guide = Files.readString(root().resolve("docs").resolve("from-nginx.md"), StandardCharsets.UTF_8);
+        assertTrue(guide.contains("```yaml\n" + quoted + "```\n"),
+                "docs/from-nginx.md must quote config/from-nginx.yaml from 'server:' to its end, unchanged");
     }
 }
