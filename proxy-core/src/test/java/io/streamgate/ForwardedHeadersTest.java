@@ -124,6 +124,26 @@ class ForwardedHeadersTest {
                 + "for=unknown, for=127.0.0.1;proto=http;host=\"test.local\"", seen.get("Forwarded"));
     }
 
+    /** Frameworks believe more X-Forwarded-* names than the gateway sets: from anyone but a trusted proxy, none pass. */
+    @Test
+    void otherXForwardedNamesFromAClientAreDroppedAndATrustedProxysKept() throws Exception {
+        String[] extra = {"X-Forwarded-Ssl: on", "x-forwarded-prefix: /admin", "X-FORWARDED-SCHEME: https",
+                "X-Forwarded-Server: evil.example", "X-Forwardedness: kept"};
+        start("", "");
+        HttpHeaders seen = seenBy(extra);
+        for (String name : List.of("X-Forwarded-Ssl", "X-Forwarded-Prefix", "X-Forwarded-Scheme", "X-Forwarded-Server")) {
+            assertNull(seen.get(name), () -> name + " reached the backend: " + seen);
+        }
+        assertEquals("kept", seen.get("X-Forwardedness"), "only the X-Forwarded- family is dropped");
+        proxy.close();
+        proxy = null;
+
+        start("  trusted_proxies: [\"127.0.0.1/32\"]", "");
+        HttpHeaders trusted = seenBy(extra);
+        assertEquals("on", trusted.get("X-Forwarded-Ssl"), () -> "a trusted proxy's header was dropped: " + trusted);
+        assertEquals("/admin", trusted.get("X-Forwarded-Prefix"));
+    }
+
     @Test
     void anUnknownChoiceIsAConfigErrorListingTheChoices() {
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.parse("""

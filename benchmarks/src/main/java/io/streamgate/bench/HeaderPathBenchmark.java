@@ -109,6 +109,7 @@ public class HeaderPathBenchmark {
         if (chunked) {
             h.set(HttpHeaderNames.TRANSFER_ENCODING, "chunked");
         }
+        ForwardingHeaders.dropClientSupplied(h); // a client that is no trusted proxy, as most are
         ForwardingHeaders.apply(h, RouteConfig.ForwardedHeaders.X_FORWARDED, "203.0.113.7", "https", h.get(HttpHeaderNames.HOST));
         h.set(RequestIds.HEADER, requestId);
         int written = write(upstream, request);

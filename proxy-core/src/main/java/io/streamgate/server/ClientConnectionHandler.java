@@ -259,6 +259,9 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         // Only a trusted peer's X-Forwarded-For is read (and only then is the list of its values built).
         List<String> forwardedFor = peerTrusted ? req.headers().getAll(ForwardingHeaders.X_FORWARDED_FOR) : List.of();
         InetAddress client = peerTrusted ? snapshot.proxies().clientAddress(peer, forwardedFor) : peer;
+        if (!peerTrusted) {
+            ForwardingHeaders.dropClientSupplied(req.headers());
+        }
         if (client != socketPeer) {
             record.clientIp = client == null ? "-" : NetUtil.toAddressString(client);
         }

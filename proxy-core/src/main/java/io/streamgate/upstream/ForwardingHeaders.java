@@ -4,7 +4,10 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.util.AsciiString;
 import io.streamgate.config.RouteConfig.ForwardedHeaders;
 import io.streamgate.policy.ClientAddressResolver;
+import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Sets the headers that tell a backend about the client, as the route asks: X-Forwarded-For/-Proto/-Host, RFC 7239's
@@ -18,11 +21,37 @@ public final class ForwardingHeaders {
     private static final AsciiString X_FORWARDED_PORT = AsciiString.cached("x-forwarded-port");
     private static final AsciiString X_REAL_IP = AsciiString.cached("x-real-ip");
     private static final AsciiString FORWARDED = AsciiString.cached("forwarded");
+    private static final AsciiString X_FORWARDED_PREFIX = AsciiString.cached("x-forwarded-");
     /** Every forwarding name read, set or removed here: constants, so header maps may skip validating them. */
     public static final List<AsciiString> NAMES_READ_OR_SET = List.of(X_FORWARDED_FOR, X_FORWARDED_PROTO,
             X_FORWARDED_HOST, X_FORWARDED_PORT, X_REAL_IP, FORWARDED);
 
     private ForwardingHeaders() {
+    }
+
+    /**
+     * Removes every {@code X-Forwarded-*} header a client sent that the gateway does not set itself, when no trusted
+     * proxy stands behind them: frameworks believe more of them than the three set here (Rack takes
+     * {@code X-Forwarded-Ssl: on} for HTTPS, Spring {@code X-Forwarded-Prefix} for its base path). A trusted proxy's
+     * are kept. One pass over the names; nothing is allocated unless one is found.
+     */
+    public static void dropClientSupplied(HttpHeaders headers) {
+        List<CharSequence> found = null;
+        for (Iterator<Map.Entry<CharSequence, CharSequence>> it = headers.iteratorCharSequence(); it.hasNext(); ) {
+            CharSequence name = it.next().getKey();
+            if (name.length() > X_FORWARDED_PREFIX.length()
+                    && AsciiString.regionMatches(name, true, 0, X_FORWARDED_PREFIX, 0, X_FORWARDED_PREFIX.length())) {
+                if (found == null) {
+                    found = new ArrayList<>(2);
+                }
+                found.add(name);
+            }
+        }
+        if (found != null) {
+            for (CharSequence name : found) {
+                headers.remove(name);
+            }
+        }
     }
 
     /**
