@@ -193,7 +193,14 @@ public final class Upstream {
                 drain();
             }
         }
-        // The counter may be shared with objects of earlier or later snapshots, whose waiters wait for this slot too.
+        wakeKin();
+    }
+
+    /**
+     * Counters and endpoint health are shared with the objects of earlier or later snapshots, whose waiters may be let
+     * in by what just happened here (a slot freed, an endpoint back). Holds no lock; takes each one's in turn.
+     */
+    private void wakeKin() {
         if (!waitingKin.isEmpty()) {
             for (Upstream other : waitingKin) {
                 if (other != this && other.waiting > 0) {
@@ -350,13 +357,17 @@ public final class Upstream {
         }, wait, TimeUnit.NANOSECONDS);
     }
 
-    /** An endpoint's active check put it back: waiters may have it at once. */
+    /**
+     * An endpoint's active check put it back: waiters may have it at once, those queued on an earlier snapshot's object
+     * too (the check runs for the current object only, the endpoint's health is shared).
+     */
     void endpointReturned() {
         if (queue != null) {
             synchronized (this) {
                 drain();
             }
         }
+        wakeKin();
     }
 
     /**

@@ -77,6 +77,59 @@ class QueueAfterEjectionTest {
     }
 
     /**
+     * A request queued before a reload that changed the upstream waits on the old snapshot's object, while the active
+     * check runs for the new one: an endpoint the check puts back lets that waiter in too. (Before, it was let in by
+     * the old object's own look at the queue, one check interval times healthy_threshold later: 10 s with the
+     * defaults, 100 ms here, so this test does not tell the two apart; it guards the waiter being served at all.)
+     */
+    @Test
+    void aWaiterQueuedBeforeAReloadGetsTheEndpointTheCheckPutsBack() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger healthB = new java.util.concurrent.atomic.AtomicInteger(503);
+        TestBackend a = closer.add(TestBackend.builder().respond(heldB).start());
+        TestBackend b = closer.add(TestBackend.builder().respond(exchange -> {
+            exchange.awaitBody(30);
+            if (exchange.uri().equals("/health")) {
+                exchange.respond(healthB.get(), "text/plain", "health");
+            } else {
+                exchange.respond(200, "text/plain", "b " + exchange.uri());
+            }
+        }).start());
+        String upstream = """
+                server:
+                  listen: "127.0.0.1:0"
+                upstreams:
+                  pool:
+                    endpoints: ["%s", "%s"]
+                    max_in_flight: 1
+                    queue: {size: 4, timeout: %s, fairness: fifo}
+                    health_check: {path: /health, interval: 100ms, timeout: 500ms, unhealthy_threshold: 1, healthy_threshold: 1}
+                routes:
+                  - path_prefix: /
+                    upstream: pool
+                """;
+        RunningProxy proxy = closer.add(RunningProxy.start(upstream.formatted(a.url(), b.url(), "8s")));
+        EndpointStates.awaitState(proxy.gateway(), b.port(), "unhealthy", 5_000);
+
+        // a takes a long request; b is out, so the next one waits in the queue of this snapshot's upstream.
+        RawHttpClient longClient = closer.add(proxy.connect());
+        longClient.get("/long");
+        Poll.until(() -> a.received().stream().anyMatch(e -> e.uri().equals("/long")), 5_000, () -> "/long never reached a");
+        long start = System.nanoTime();
+        RawHttpClient waiter = closer.add(proxy.connect());
+        waiter.get("/queued");
+        Poll.until(() -> proxy.gateway().activeRequests() == 2, 5_000, () -> "/queued is not in the queue");
+
+        // A reload that changes the upstream (a new object, checked from now on), then b passes its check.
+        proxy.gateway().reload(io.streamgate.config.ConfigLoader.parse(upstream.formatted(a.url(), b.url(), "9s"), "test.yaml"));
+        healthB.set(200);
+        RawResponse response = waiter.readResponse();
+        long waitedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertEquals(200, response.status(), () -> "after " + waitedMillis + " ms: " + response);
+        assertEquals("b /queued", response.bodyText());
+        assertTrue(waitedMillis < 5_000, () -> "served after " + waitedMillis + " ms: b was back within a second");
+    }
+
+    /**
      * "When no endpoint of an upstream is available the request gets 503 (no_healthy_upstream)": also while others
      * wait in the queue. A non-empty queue sent every new request into it, so once the only endpoint went down they
      * waited the whole queue timeout for the same 503.
