@@ -4,6 +4,8 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -43,6 +45,13 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     /** Parked pipelined input beyond this stops reading until the current exchange ends. */
     private static final int MAX_QUEUED_MESSAGES = 64;
     private static final int MAX_QUEUED_BYTES = 64 * 1024;
+    /**
+     * Body bytes an HTTP/2 stream may still send after its answer, read and dropped: enough for the usual upload to
+     * end, as clients that read their answer only once their body is sent (the JDK's HttpClient, curl) need. Dropping
+     * costs bandwidth, not memory. Not capped by max_body_size: a client told 413 for a body a little too large would
+     * then never get to read it.
+     */
+    private static final long DISCARD_BYTES = 1024 * 1024;
 
     private final Gateway gateway;
     private final String scheme;
@@ -56,8 +65,13 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     private String socketPeerText = "-";
     private int queuedBytes;
     private Exchange current;
-    /** Set after a local answer to a request whose (empty) end marker has yet to arrive. */
+    /** Set after an answer to a request whose end has yet to arrive: the rest of the request is read and dropped. */
     private boolean discardUntilLast;
+    /** While an HTTP/2 stream's body is dropped: the bytes it may still send, and when its last piece arrived. */
+    private long discardBudget;
+    private long lastDiscarded;
+    /** While an HTTP/2 stream's body is dropped: the write of its answer, which a reset must not overtake. */
+    private ChannelFuture answerWritten;
     private boolean closing;
     private ConnectionTimer timer;
     /** When the connection last became idle (no request in flight), in System.nanoTime() terms. */
@@ -160,11 +174,22 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             discardUntilLast = false;
             onRequest((HttpRequest) msg);
         } else {
-            // The rest of a request already answered locally.
-            if (msg instanceof LastHttpContent) {
-                discardUntilLast = false;
-            }
-            ReferenceCountUtil.release(msg);
+            discard(msg);
+        }
+    }
+
+    /** A piece of a request already answered: dropped, as long as the client does not send too much. */
+    private void discard(Object msg) {
+        boolean last = msg instanceof LastHttpContent;
+        if (msg instanceof HttpContent) {
+            discardBudget -= ((HttpContent) msg).content().readableBytes();
+            lastDiscarded = System.nanoTime();
+        }
+        ReferenceCountUtil.release(msg);
+        if (last) {
+            discardUntilLast = false;
+        } else if (http2 && discardUntilLast && discardBudget < 0) {
+            stopDiscarding();
         }
     }
 
@@ -423,13 +448,16 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             written.addListener(ChannelFutureListener.CLOSE);
             releaseQueued();
         } else {
-            discardUntilLast = true;
+            startDiscarding(written);
             becameIdle();
         }
     }
 
-    /** Called by the exchange once it has ended; {@code keepAlive} false means the connection is closing. */
-    void exchangeEnded(Exchange e, boolean keepAlive) {
+    /**
+     * Called by the exchange once it has ended; {@code keepAlive} false means the connection is closing, else
+     * {@code answer} is the write of the complete response.
+     */
+    void exchangeEnded(Exchange e, boolean keepAlive, ChannelFuture answer) {
         if (current != e) {
             return;
         }
@@ -438,6 +466,9 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             closing = true;
             releaseQueued();
             return;
+        }
+        if (!e.requestComplete()) {
+            startDiscarding(answer);
         }
         drainQueue();
         if (current == null && queued.isEmpty() && !closing) {
@@ -462,6 +493,41 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg);
         }
         queuedBytes = 0;
+    }
+
+    /**
+     * The request was answered before its end arrived: the rest is read and dropped. Over HTTP/1.1 that is only ever
+     * the end marker of a request without a body (one with a body has its connection closed). An HTTP/2 stream stays
+     * open instead of being reset: clients such as the JDK's HttpClient wait, whatever the reset's code, until they
+     * could send their whole body, so they get their answer only if the gateway keeps reading (which returns their
+     * flow-control credit) until the stream's END_STREAM. Bounded like an upload: {@link #DISCARD_BYTES}, and
+     * body_idle_timeout between pieces.
+     */
+    private void startDiscarding(ChannelFuture answer) {
+        discardUntilLast = true;
+        if (http2) {
+            answerWritten = answer;
+            discardBudget = DISCARD_BYTES;
+            lastDiscarded = System.nanoTime();
+            timer.wakeAt(lastDiscarded + bodyIdleNanos());
+        }
+    }
+
+    /**
+     * An HTTP/2 client went on too long after its answer: RST_STREAM(NO_ERROR) asks it to stop sending without making
+     * it discard the answer (RFC 9113 §8.1), where the CANCEL of a plain close tells it the stream was given up. Sent
+     * once the answer has left: a reset would overtake response DATA still held by flow control, which it drops. Until
+     * then nothing is read, so the client can hold no more than the stream's window here.
+     */
+    private void stopDiscarding() {
+        discardUntilLast = false;
+        closing = true;
+        answerWritten.addListener(f ->
+                ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR)).addListener(ChannelFutureListener.CLOSE));
+    }
+
+    private long bodyIdleNanos() {
+        return gateway.snapshot().config().server().limits().bodyIdleTimeout().toNanos();
     }
 
     /** Starts the client_idle_timeout: a connection with no request in flight for that long is closed. */
@@ -491,6 +557,15 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         }
         if (current != null) {
             current.onTimer(now);
+            return;
+        }
+        if (http2 && discardUntilLast) {
+            long deadline = lastDiscarded + bodyIdleNanos();
+            if (now - deadline >= 0) {
+                stopDiscarding();
+            } else {
+                timer.wakeAt(deadline);
+            }
             return;
         }
         if (headStarted >= 0) {

@@ -340,7 +340,7 @@ final class Exchange implements UpstreamListener {
     /** GET of the route's model list: the union of its upstreams' models, answered here. */
     private void answerCatalog() {
         byte[] json = ModelRouter.catalog(route.models(), snapshot.upstreams());
-        boolean keepAlive = clientKeepAlive && (requestComplete || !declaredBody) && !gateway.draining();
+        boolean keepAlive = keepClientAfterAnswer();
         ByteBuf body = headRequest ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(json);
         FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, body);
         HttpHeaders h = response.headers();
@@ -353,8 +353,7 @@ final class Exchange implements UpstreamListener {
     /** Answers from the cache; the backend is never asked. */
     private void answerFromCache(CachedResponse entry) {
         long now = gateway.clock().nanoTime();
-        // A request without a body may be answered before its (empty) end marker arrives; the connection discards it.
-        boolean keepAlive = clientKeepAlive && (requestComplete || !declaredBody) && !gateway.draining();
+        boolean keepAlive = keepClientAfterAnswer();
         // A conditional GET or HEAD the entry satisfies gets 304 with the entry's validators, as from the backend.
         boolean notModified = Conditional.notModified(request.method().name(), request.headers(), entry);
         boolean withBody = !headRequest && !notModified;
@@ -401,7 +400,18 @@ final class Exchange implements UpstreamListener {
             written.addListener(ChannelFutureListener.CLOSE);
         }
         end();
-        connection.exchangeEnded(this, keepAlive);
+        connection.exchangeEnded(this, keepAlive, written);
+    }
+
+    /**
+     * Whether the client connection stays open after an answer sent now. Over HTTP/1.1 only once the request was read
+     * to its end (the rest of a body would be read as the next request; a request without a body may be answered
+     * before its empty end marker arrives). An HTTP/2 stream's rest is read and dropped by the connection (see
+     * ClientConnectionHandler#exchangeEnded): only a client that stalled or broke its body has its stream closed.
+     */
+    private boolean keepClientAfterAnswer() {
+        return connection.isHttp2() ? clientKeepAlive
+                : clientKeepAlive && (requestComplete || !declaredBody) && !gateway.draining();
     }
 
     /** RateLimit-* (and on a refusal Retry-After) for whatever response this request gets, when it is sent. */
@@ -621,7 +631,6 @@ final class Exchange implements UpstreamListener {
         lastBodyActivity = System.nanoTime();
         if (route.maxBodySize() > 0 && bodyBytes > route.maxBodySize()) {
             part.release();
-            clientKeepAlive = false;
             if (responseStarted) {
                 abort("body_too_large");
             } else {
@@ -764,7 +773,7 @@ final class Exchange implements UpstreamListener {
                 clientKeepAlive = false; // an HTTP/1.0 client learns the end of the body from the close
             }
         }
-        if (!requestComplete || gateway.draining()) {
+        if (!connection.isHttp2() && (!requestComplete || gateway.draining())) {
             clientKeepAlive = false; // the rest of the request body would be read as the next request
         }
         if (!clientKeepAlive) {
@@ -904,7 +913,6 @@ final class Exchange implements UpstreamListener {
         }
         if (lease.queued() && now >= queueDeadline) {
             if (lease.leaveQueue()) {
-                clientKeepAlive = clientKeepAlive && requestComplete;
                 refuseBusy(ProxyError.UPSTREAM_QUEUE_TIMEOUT, "waited " + upstream.config().admission().queueTimeout().toMillis()
                         + " ms for a free endpoint in upstream " + upstream.config().name(), "upstream_queue_timeout");
                 return;
@@ -944,7 +952,6 @@ final class Exchange implements UpstreamListener {
         if (responseStarted) {
             abort(note);
         } else {
-            clientKeepAlive = clientKeepAlive && requestComplete;
             fail(ProxyError.UPSTREAM_TIMEOUT, message, note);
         }
     }
@@ -978,8 +985,7 @@ final class Exchange implements UpstreamListener {
     /** Ends the exchange with a JSON error; only before any response byte was written. */
     private void fail(ProxyError error, String message, String note) {
         closeUpstream();
-        // A request without a body may be answered before its (empty) end marker arrives; the connection discards it.
-        boolean keepAlive = clientKeepAlive && (requestComplete || !declaredBody) && !gateway.draining();
+        boolean keepAlive = keepClientAfterAnswer();
         var response = ErrorResponses.of(ctx.alloc(), error, message, requestId, !keepAlive);
         RequestPolicies.addCorsHeaders(response.headers(), corsHeaders);
         addQuotaHeaders(response.headers());
@@ -991,7 +997,7 @@ final class Exchange implements UpstreamListener {
             written.addListener(ChannelFutureListener.CLOSE);
         }
         end();
-        connection.exchangeEnded(this, keepAlive);
+        connection.exchangeEnded(this, keepAlive, written);
     }
 
     /** Ends a response mid-body: the client sees the connection close without the terminating chunk. */
@@ -1001,7 +1007,7 @@ final class Exchange implements UpstreamListener {
         // An empty part pushes out what was already written before the close (close alone would drop it).
         ctx.writeAndFlush(new DefaultHttpContent(Unpooled.EMPTY_BUFFER)).addListener(ChannelFutureListener.CLOSE);
         end();
-        connection.exchangeEnded(this, false);
+        connection.exchangeEnded(this, false, null);
     }
 
     /** The whole response was relayed but for its last piece, which this writes and now owns. */
@@ -1023,7 +1029,7 @@ final class Exchange implements UpstreamListener {
             lastWrite.addListener(ChannelFutureListener.CLOSE);
         }
         end();
-        connection.exchangeEnded(this, keepAlive);
+        connection.exchangeEnded(this, keepAlive, lastWrite);
     }
 
     /** Charges what was used (or the estimate of it) against the token budgets, and records it. */

@@ -58,6 +58,8 @@ public final class H2Probe implements AutoCloseable {
         Http2FrameStream frameStream;
         public final CompletableFuture<Outcome> outcome = new CompletableFuture<>();
         public final ByteArrayOutputStream body = new ByteArrayOutputStream();
+        /** The code of a RST_STREAM from the server, also one after the response was complete (which outcome misses). */
+        public final CompletableFuture<Long> reset = new CompletableFuture<>();
         final List<Integer> informational = new ArrayList<>();
         volatile Http2Headers headers;
         volatile Http2Headers trailers;
@@ -220,6 +222,7 @@ public final class H2Probe implements AutoCloseable {
                 } else if (msg instanceof Http2ResetFrame r) {
                     Stream s = streams.get(r.stream().id());
                     if (s != null) {
+                        s.reset.complete(r.errorCode());
                         s.finish(r.errorCode(), false);
                     }
                 }
