@@ -227,6 +227,11 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        timer.cancel(); // by LingeringClose, which owns the connection's end from then on
+    }
+
+    @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         closing = true;
         timer.cancel();
@@ -367,7 +372,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         if (close) {
             response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         }
-        finishLocal(response, record, close);
+        finishLocal(response, record, close, hasBody(req));
     }
 
     private ExchangeRecord newRecord(HttpRequest req, String requestId) {
@@ -431,10 +436,12 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         boolean close = !http2 && (forceClose || req == null || !HopByHopHeaders.keepAlive(req) || gateway.draining());
         FullHttpResponse response = ErrorResponses.of(ctx.alloc(), error, message, requestId, close);
         RequestPolicies.addCorsHeaders(response.headers(), corsHeaders);
-        finishLocal(response, record, close);
+        // Without a head read (req null) whatever the client sends next is unknown; a body is unread as yet.
+        finishLocal(response, record, close, req == null || hasBody(req));
     }
 
-    private void finishLocal(FullHttpResponse response, ExchangeRecord record, boolean close) {
+    /** @param unreadBody whether the answered request may still have bytes to come (which a close must outwait) */
+    private void finishLocal(FullHttpResponse response, ExchangeRecord record, boolean close, boolean unreadBody) {
         if (record != null) {
             record.status = response.status().code();
             record.bytesOut = response.content().readableBytes();
@@ -445,7 +452,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         ChannelFuture written = ctx.writeAndFlush(response);
         if (close) {
             closing = true;
-            written.addListener(ChannelFutureListener.CLOSE);
+            closeAfter(written, unreadBody || !queued.isEmpty());
             releaseQueued();
         } else {
             startDiscarding(written);
@@ -454,16 +461,22 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * Called by the exchange once it has ended; {@code keepAlive} false means the connection is closing, else
-     * {@code answer} is the write of the complete response.
+     * Called by the exchange once it has ended, with {@code answer} the write of its complete response, or null when it
+     * cut the connection itself. Unless {@code keepAlive}, the connection is closed after that write.
      */
     void exchangeEnded(Exchange e, boolean keepAlive, ChannelFuture answer) {
         if (current != e) {
+            if (!keepAlive && answer != null) {
+                answer.addListener(ChannelFutureListener.CLOSE);
+            }
             return;
         }
         current = null;
         if (!keepAlive) {
             closing = true;
+            if (answer != null) {
+                closeAfter(answer, !e.requestComplete() || !queued.isEmpty());
+            }
             releaseQueued();
             return;
         }
@@ -475,6 +488,28 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             becameIdle();
         }
         updateReading();
+    }
+
+    /**
+     * Closes the connection once {@code answer} is written. When the client may still be sending (the rest of a body,
+     * pipelined requests), an HTTP/1.1 connection lingers first ({@link LingeringClose}), so that the close does not
+     * reset the connection under an answer the client has yet to read. An HTTP/2 stream just closes: its connection
+     * stays.
+     */
+    private void closeAfter(ChannelFuture answer, boolean inputMayFollow) {
+        if (http2 || !inputMayFollow) {
+            answer.addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        answer.addListener(f -> {
+            if (!f.isSuccess()) {
+                ctx.close();
+                return;
+            }
+            // Not from within this listener: it may run inside the decoder's own read, which the handlers' removal
+            // would pull the rug from under.
+            ctx.executor().execute(() -> LingeringClose.start(ctx.channel()));
+        });
     }
 
     private void drainQueue() {

@@ -396,11 +396,8 @@ final class Exchange implements UpstreamListener {
         responseStarted = true;
         responseComplete = true;
         ChannelFuture written = ctx.writeAndFlush(response);
-        if (!keepAlive) {
-            written.addListener(ChannelFutureListener.CLOSE);
-        }
         end();
-        connection.exchangeEnded(this, keepAlive, written);
+        connection.exchangeEnded(this, keepAlive, written); // which closes the connection after it unless keepAlive
     }
 
     /**
@@ -993,11 +990,8 @@ final class Exchange implements UpstreamListener {
         record.bytesOut = response.content().readableBytes();
         record.note = note;
         ChannelFuture written = ctx.writeAndFlush(response);
-        if (!keepAlive) {
-            written.addListener(ChannelFutureListener.CLOSE);
-        }
         end();
-        connection.exchangeEnded(this, keepAlive, written);
+        connection.exchangeEnded(this, keepAlive, written); // which closes the connection after it unless keepAlive
     }
 
     /** Ends a response mid-body: the client sees the connection close without the terminating chunk. */
@@ -1024,12 +1018,8 @@ final class Exchange implements UpstreamListener {
             // Reusable only if both messages ended cleanly: a half-sent request would corrupt the next exchange.
             c.release(upstreamKeepAlive && requestSent);
         }
-        boolean keepAlive = clientKeepAlive;
-        if (!keepAlive) {
-            lastWrite.addListener(ChannelFutureListener.CLOSE);
-        }
         end();
-        connection.exchangeEnded(this, keepAlive, lastWrite);
+        connection.exchangeEnded(this, clientKeepAlive, lastWrite);
     }
 
     /** Charges what was used (or the estimate of it) against the token budgets, and records it. */

@@ -10,7 +10,8 @@ package io.streamgate.server;
  *       h2c, the HTTP/2 preface) picks HTTP/1.1 or HTTP/2 and is replaced by that protocol's handlers;</li>
  *   <li>HTTP/1.1: {@link #DECODER} (strict, with the request-line and header-size limits), {@link #ENCODER},
  *       {@link #GUARD} (decoder failures and ambiguous framing become 400/414/431), {@link #EXCHANGE} (policies,
- *       routing, pipelining order, the relay);</li>
+ *       routing, pipelining order, the relay); when the connection closes after an answer given before its request
+ *       was read to the end, these four give way to {@link #LINGERING_CLOSE};</li>
  *   <li>HTTP/2: {@link #H2_CODEC}, {@link #H2_IDLE}, {@link #H2_MULTIPLEX}, {@link #H2_ERRORS}; each stream's channel then has
  *       {@link #H2_STREAM_CODEC} (frames to HTTP/1.1 objects), {@link #GUARD} and {@link #EXCHANGE}, so both protocols
  *       share one policy chain and one relay.</li>
@@ -27,6 +28,7 @@ public final class PipelineNames {
     public static final String ENCODER = "http-encoder";
     public static final String GUARD = "request-guard";
     public static final String EXCHANGE = "exchange";
+    public static final String LINGERING_CLOSE = "lingering-close";
     public static final String H2_CODEC = "h2-codec";
     public static final String H2_IDLE = "h2-idle";
     public static final String H2_MULTIPLEX = "h2-multiplex";
