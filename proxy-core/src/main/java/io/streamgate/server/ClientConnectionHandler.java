@@ -436,8 +436,11 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         boolean close = !http2 && (forceClose || req == null || !HopByHopHeaders.keepAlive(req) || gateway.draining());
         FullHttpResponse response = ErrorResponses.of(ctx.alloc(), error, message, requestId, close);
         RequestPolicies.addCorsHeaders(response.headers(), corsHeaders);
-        // Without a head read (req null) whatever the client sends next is unknown; a body is unread as yet.
-        finishLocal(response, record, close, req == null || hasBody(req));
+        // Without a head read (req null) whatever the client sends next is unknown; a body is unread as yet. A client
+        // too slow for request_header_timeout is cut, not waited for, as nginx does: lingering would give a slowloris
+        // still trickling its head up to lingering's 30 s more of its connection.
+        boolean inputMayFollow = error != ProxyError.REQUEST_TIMEOUT && (req == null || hasBody(req));
+        finishLocal(response, record, close, inputMayFollow);
     }
 
     /** @param unreadBody whether the answered request may still have bytes to come (which a close must outwait) */
@@ -475,7 +478,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         if (!keepAlive) {
             closing = true;
             if (answer != null) {
-                closeAfter(answer, !e.requestComplete() || !queued.isEmpty());
+                closeAfter(answer, e.clientMaySend() || !queued.isEmpty());
             }
             releaseQueued();
             return;

@@ -114,6 +114,8 @@ final class Exchange implements UpstreamListener {
     private final HeldRequestBody heldBody = new HeldRequestBody();
     private long bodyBytes;
     private boolean requestComplete;
+    /** Set when the body stalled past body_idle_timeout: the client is cut for it, not waited for. */
+    private boolean bodyStalled;
     /** Whether the request announced a body; without one it is complete as far as answering is concerned. */
     private final boolean declaredBody;
     private boolean requestSent;
@@ -170,6 +172,14 @@ final class Exchange implements UpstreamListener {
 
     boolean requestComplete() {
         return requestComplete;
+    }
+
+    /**
+     * Whether the client may still be sending this request once its answer is written, which a close must outwait
+     * (lingering): not when the request is complete, nor when the client was answered 408 for stalling its body.
+     */
+    boolean clientMaySend() {
+        return !requestComplete && !bodyStalled;
     }
 
     /**
@@ -900,6 +910,7 @@ final class Exchange implements UpstreamListener {
         }
         if (!requestComplete && canAcceptBody() && now - lastBodyActivity >= bodyIdleNanos) {
             clientKeepAlive = false;
+            bodyStalled = true;
             if (responseStarted) {
                 abort("client_body_timeout");
             } else {

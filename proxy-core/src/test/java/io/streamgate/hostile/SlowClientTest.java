@@ -198,6 +198,58 @@ class SlowClientTest {
         }
     }
 
+    /**
+     * A slowloris that goes on trickling after its 408 is cut, not lingered with (nginx closes on 408 too): else it kept
+     * its connection, and its IP's slot, up to lingering's 30 s longer than request_header_timeout allows.
+     */
+    @Test
+    void aSlowlorisTricklingOnAfterIts408LosesItsConnection() throws Exception {
+        start("    request_header_timeout: 1s\n    max_connections_per_ip: 1\n");
+        RawHttpClient slow = open();
+        CompletableFuture<Void> trickle = trickle(slow, "GET /v1/slow HTTP/1.1\r\nHost: test.local\r\nX-Padding: ");
+        String answer = readUntilClosed(slow.socket(), 5_000);
+        assertTrue(answer.isEmpty() || answer.startsWith("HTTP/1.1 408"), "a slowloris gets 408 or nothing: " + answer);
+        awaitAdmitted(); // the slot is free again: the trickler's connection is gone, not merely half-closed
+        trickle.get(5, TimeUnit.SECONDS); // its writes fail
+    }
+
+    /** The same for a client that stalled its body, got 408, and then resumes trickling it. */
+    @Test
+    void aBodyTricklingOnAfterIts408LosesItsConnection() throws Exception {
+        start("    body_idle_timeout: 1s\n    max_connections_per_ip: 1\n");
+        RawHttpClient client = open();
+        client.send("POST /v1/upload HTTP/1.1\r\nHost: test.local\r\nContent-Length: 1000000\r\n\r\n" + "x".repeat(10));
+        assertError(client.readResponse(), 408, "request_timeout");
+        CompletableFuture<Void> trickle = trickle(client, "");
+        assertTrue(client.awaitServerClose(2_000), "the connection must close after 408");
+        awaitAdmitted();
+        trickle.get(5, TimeUnit.SECONDS);
+    }
+
+    /** Writes {@code start}, then a byte every 200 ms, until a write fails (completes then) or 60 s have passed. */
+    private static CompletableFuture<Void> trickle(RawHttpClient client, String start) {
+        CompletableFuture<Void> cut = new CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                OutputStream out = client.socket().getOutputStream();
+                out.write(start.getBytes(StandardCharsets.ISO_8859_1));
+                for (int i = 0; i < 300; i++) {
+                    out.write('p');
+                    out.flush();
+                    TimeUnit.MILLISECONDS.sleep(200);
+                }
+                cut.completeExceptionally(new AssertionError("the gateway took a trickle for 60 s"));
+            } catch (IOException closed) {
+                cut.complete(null);
+            } catch (InterruptedException e) {
+                cut.completeExceptionally(e);
+            }
+        }, "trickle");
+        t.setDaemon(true);
+        t.start();
+        return cut;
+    }
+
     @Test
     void aSlowButSteadyBodyIsNotCut() throws Exception {
         start("    body_idle_timeout: 1s\n");
