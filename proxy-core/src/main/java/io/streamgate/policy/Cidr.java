@@ -119,17 +119,14 @@ public final class Cidr {
             bytes[i] = (byte) (networkHigh >>> (56 - 8 * i));
             bytes[8 + i] = (byte) (networkLow >>> (56 - 8 * i));
         }
-        InetAddress network = InetLiterals.toInetAddress(bytes);
-        String text = ipv4 ? InetLiterals.format(network) : formatV6(bytes);
+        String text = ipv4 ? InetLiterals.format(bytes) : formatV6(bytes);
         return text + "/" + prefixLength;
     }
 
     /** IPv6 notation stays IPv6 even for mapped networks, so "::ffff:0:0/96" does not print as a bogus "0.0.0.0/96". */
     private static String formatV6(byte[] bytes) {
-        if (InetLiterals.high(bytes) == 0 && (InetLiterals.low(bytes) >>> 32) == 0xffffL) {
-            return "::ffff:" + InetLiterals.format(InetLiterals.toInetAddress(bytes));
-        }
-        return InetLiterals.format(InetLiterals.toInetAddress(bytes));
+        String text = InetLiterals.format(bytes);
+        return InetLiterals.isMapped(InetLiterals.high(bytes), InetLiterals.low(bytes)) ? "::ffff:" + text : text;
     }
 
     @Override

@@ -136,7 +136,7 @@ public final class ClientAddressResolver {
                 if (hop == null) {
                     out.append("for=unknown");
                 } else {
-                    String address = InetLiterals.format(InetLiterals.toInetAddress(hop));
+                    String address = InetLiterals.format(hop);
                     // An IPv6 node is bracketed, and brackets and colons are not token characters: quoted.
                     out.append(address.indexOf(':') < 0 ? "for=" + address : "for=\"[" + address + "]\"");
                 }

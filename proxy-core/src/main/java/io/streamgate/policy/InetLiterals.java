@@ -65,8 +65,12 @@ final class InetLiterals {
      * X-Forwarded-For), RFC 5952 compressed lower-case form for IPv6, never a zone id.
      */
     static String format(InetAddress address) {
-        byte[] a = address.getAddress();
-        if (a.length == 16 && high(a) == 0 && (low(a) >>> 32) == 0xffffL) {
+        return format(address.getAddress());
+    }
+
+    /** As {@link #format(InetAddress)}, for 4 or 16 bytes as {@link #parse} gives them. */
+    static String format(byte[] a) {
+        if (a.length == 16 && isMapped(high(a), low(a))) {
             byte[] v4 = {a[12], a[13], a[14], a[15]};
             return formatV4(v4);
         }

@@ -77,23 +77,12 @@ public final class ForwardingHeaders {
         }
     }
 
-    /** One element per hop; the last, this gateway's, also says the scheme and the Host the client used. */
+    /**
+     * One element per hop; the last, this gateway's, also says the scheme and the Host the client used, always quoted
+     * (a port or an IPv6 literal is no token). RequestTarget.isValidHost let no quote or backslash into that Host.
+     */
     private static String forwarded(String forwardedFor, String scheme, String originalHost) {
-        StringBuilder value = new StringBuilder(ClientAddressResolver.forwardedElements(forwardedFor));
-        value.append(";proto=").append(scheme);
-        if (originalHost != null) {
-            // A Host with a port (or an IPv6 literal) is not a token: always quoted. Host was validated by then, but a
-            // quote or backslash would still be escaped rather than end the string.
-            value.append(";host=\"");
-            for (int i = 0; i < originalHost.length(); i++) {
-                char c = originalHost.charAt(i);
-                if (c == '"' || c == '\\') {
-                    value.append('\\');
-                }
-                value.append(c);
-            }
-            value.append('"');
-        }
-        return value.toString();
+        String elements = ClientAddressResolver.forwardedElements(forwardedFor) + ";proto=" + scheme;
+        return originalHost == null ? elements : elements + ";host=\"" + originalHost + '"';
     }
 }
