@@ -34,6 +34,13 @@
 #   perf.sh adds --sun-misc-unsafe-memory-access=allow to STREAMGATE_JAVA_OPTS, as the Docker image does
 #   TITLE  STREAMGATE_JAR, BENCH_JAR (prebuilt jars)  REBUILD [0] (1: build in a copy even if jars exist)
 #   MVN_FLAGS (e.g. -o)  BUILD_DIR  KEEP_TMP [0] (1: keep configs, logs and raw tool output)
+#   SETTLE [1]: after the warm-up, repeat short rounds of every load (SETTLE_RUN [5] s runs, not recorded, no many
+#   streams) until one costs each Streamgate process less than SETTLE_JIT_MS [100] ms of JIT compiling, at most
+#   SETTLE_MAX [300] s; 0 skips this. HotSpot keeps compiling for minutes: a switch of load, or code a run's start or
+#   end reaches for the first time (an empty pool, a closing connection), sends compiled methods back to the
+#   interpreter and C2 compiles them again, holding a core for milliseconds inside the measured runs
+#   (docs/performance.md "Round 14"). Needs the jstat of STREAMGATE_JAVA's JDK; every measured run records the
+#   compile time Streamgate's JIT spent in it, settled or not.
 # Ports 18080-18086 and 18091/18093/18095 on 127.0.0.1 must be free (with STREAMS_H2C, 18087/18088/18097 too).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../security/lib.sh"
@@ -78,6 +85,10 @@ STREAMS_H2C=${STREAMS_H2C:-0}
 CONN_KINDS=${CONN_KINDS:-plain tls-full tls-resumed}
 CONN_CONNECTIONS=${CONN_CONNECTIONS:-64}
 CONN_THREADS=${CONN_THREADS:-2}
+SETTLE=${SETTLE:-1}
+SETTLE_RUN=$(secs "${SETTLE_RUN:-5}")
+SETTLE_JIT_MS=${SETTLE_JIT_MS:-100}
+SETTLE_MAX=$(secs "${SETTLE_MAX:-300}")
 BACKEND_THREADS=${BACKEND_THREADS:-2}
 DATE=$(date +%Y-%m-%d)
 RESULTS_FILE=${RESULTS_FILE:-$ROOT/benchmarks/results/$DATE-perf.md}
@@ -134,6 +145,9 @@ fi
 STREAMGATE_JAVA=${STREAMGATE_JAVA:-java}
 "$STREAMGATE_JAVA" -version >/dev/null 2>&1 || die "STREAMGATE_JAVA=$STREAMGATE_JAVA does not run"
 # As the Docker image runs it: on Java 24+ Netty uses sun.misc.Unsafe only when allowed (Java 17 knows no such flag).
+# jstat reads the JVM's performance counters from its shared-memory file: nothing runs inside the measured process.
+JSTAT=$(dirname "$(readlink -f "$(command -v "$STREAMGATE_JAVA")")")/jstat
+[[ -x $JSTAT ]] || { JSTAT=; log "no jstat next to $STREAMGATE_JAVA (a JRE?): the JIT is neither settled nor recorded"; }
 if [[ ${STREAMGATE_JAVA_OPTS:-} != *sun-misc-unsafe-memory-access* ]] \
         && "$STREAMGATE_JAVA" --sun-misc-unsafe-memory-access=allow -version >/dev/null 2>&1; then
     STREAMGATE_JAVA_OPTS="${STREAMGATE_JAVA_OPTS:+$STREAMGATE_JAVA_OPTS }--sun-misc-unsafe-memory-access=allow"
@@ -290,12 +304,23 @@ per_unit() { # ticks count scale -> CPU time per unit (scale 1e6: µs per unit; 
     awk -v t="$1" -v n="$2" -v s="$3" -v hz="$CLK_TCK" 'BEGIN {
         if (n == "nan" || n <= 0) print "nan"; else printf "%.1f", t / hz * s / n }'
 }
-# Measures around a command: CPU ticks of the instance's processes and access-log lines written.
-begin_measure() { M_TICKS=$(cpu_ticks "$1"); M_LINES=$(access_log_lines "$1"); }
+jit_ms() { # instance -> milliseconds its JIT has spent compiling so far; empty for nginx, the backend or no jstat
+    [[ $1 == sg-* && -n $JSTAT ]] || return 0
+    "$JSTAT" -compiler "${PID[$1]}" 2>/dev/null | awk 'NR == 2 {printf "%.0f", $4 * 1000}' || true
+}
+record_jit() { # section instance jit_ms-before: what Streamgate's JIT spent since
+    local now
+    now=$(jit_ms "$2")
+    [[ -n $3 && -n $now ]] && rec "$1" "$(column_of "$2")" jit_ms $(( now - $3 ))
+    return 0
+}
+# Measures around a command: CPU ticks of the instance's processes, access-log lines written, Streamgate's JIT time.
+begin_measure() { M_TICKS=$(cpu_ticks "$1"); M_LINES=$(access_log_lines "$1"); M_JIT=$(jit_ms "$1"); }
 end_measure() { # section instance count(requests, connections) [count for the access log: requests started]
     local ticks lines logged=${4:-$3}
     ticks=$(( $(cpu_ticks "$2") - M_TICKS ))
     rec "$1" "$(column_of "$2")" cpu_us "$(per_unit "$ticks" "$3" 1000000)"
+    record_jit "$1" "$2" "$M_JIT"
     if [[ -n $M_LINES ]]; then
         sleep 1.5 # nginx flushes its 64 KiB log buffer every second
         lines=$(( $(access_log_lines "$2") - M_LINES ))
@@ -366,12 +391,15 @@ sse_run() {
             "${PORT[$inst]}" "$BACKEND_PORT" >"$trace_out" 2>>"$TMP/raw/bpftrace.err") &
         tracer=$!
     fi
+    local jit0=
+    [[ $4 == record ]] && jit0=$(jit_ms "$inst")
     line=$(timeout $(( $2 + $3 + 180 )) "${BENCH_JAVA[@]}" io.streamgate.bench.SseLatencyProbe \
         --url "$(url_of "$inst")/sse?events=$SSE_EVENTS&interval_ms=$SSE_INTERVAL_MS" \
         --concurrency "$SSE_STREAMS" --duration-s "$2" --warmup-s "$3" --label "$inst" 2>>"$TMP/raw/probe-$inst.err" \
         | grep '^SSE_RESULT' || true)
     [[ $4 == record ]] || return 0
     echo "${line:-SSE_RESULT label=$inst failed}" >>"$TMP/raw/sse-$inst.txt"
+    record_jit sse "$inst" "$jit0"
     local key
     for key in p50_us p90_us p99_us p999_us max_us events streams errors; do
         rec sse "$col" "$key" "$(kv "$key" "$line")"
@@ -398,8 +426,8 @@ streams_run() {
     expected=$(( STREAMS_RUN * events_each ))
     ramp_ms=$(( STREAMS_RAMP_BATCH > 0 ? STREAMS_RUN / STREAMS_RAMP_BATCH * STREAMS_RAMP_INTERVAL_MS : 0 ))
     reset_peak "$inst"; reset_peak direct
-    local rss0 fds0 t0 b0 m0 t1 b1 m1 hwm busy fds peak_fds=0 rss_at_peak=0 heap_at_peak=
-    rss0=$(mem_kib "$inst" VmRSS); fds0=$(open_fds "$inst")
+    local rss0 fds0 t0 b0 m0 t1 b1 m1 hwm busy fds peak_fds=0 rss_at_peak=0 heap_at_peak= jit0
+    rss0=$(mem_kib "$inst" VmRSS); fds0=$(open_fds "$inst"); jit0=$(jit_ms "$inst")
     t0=$(cpu_ticks "$inst"); b0=$(cpu_ticks direct); m0=$(machine_ticks)
     timeout $(( STREAMS_DURATION_S + ramp_ms / 1000 + 300 )) "${BENCH_JAVA[@]}" io.streamgate.bench.SseLatencyProbe \
         --url "$(url_of "$inst")/sse?events=$events_each&interval_ms=$STREAMS_INTERVAL_MS" \
@@ -426,6 +454,7 @@ streams_run() {
     done
     wait "$probe" || true
     t1=$(cpu_ticks "$inst"); b1=$(cpu_ticks direct); m1=$(machine_ticks)
+    record_jit streams "$inst" "$jit0"
     hwm=$(mem_kib "$inst" VmHWM)
     line=$(grep '^SSE_RESULT' "$TMP/raw/streams-$inst.out" || echo "SSE_RESULT label=$inst failed")
     echo "$line" >>"$TMP/raw/streams-$inst.txt"
@@ -511,33 +540,68 @@ if has_load streams && ((STREAMS_H2C > 0)); then
     done
 fi
 
-for round in $(seq "$ROUNDS"); do
-    log "round $round/$ROUNDS"
+# one_round ROUND record|no: every load once, the two proxies of a profile in the round's order. "no" is a settling
+# round: SETTLE_RUN-second runs, nothing recorded, no many-streams load (its ramp alone takes longer).
+one_round() {
+    local round=$1 mode=$2 short= inst p kind targets
+    [[ $mode == no ]] && short=$SETTLE_RUN
     for load in $LOADS; do
         case $load in
             json)
                 sleep 1
-                wrk_run json-direct direct "$JSON_DURATION" record
+                wrk_run json-direct direct "${short:-$JSON_DURATION}" "$mode"
                 for p in $JSON_PROFILES; do
-                    for inst in $(pair "$p" "$round"); do sleep 1; wrk_run "json-$p" "$inst" "$JSON_DURATION" record; done
+                    for inst in $(pair "$p" "$round"); do sleep 1; wrk_run "json-$p" "$inst" "${short:-$JSON_DURATION}" "$mode"; done
                 done ;;
             tls)
-                for inst in $(pair tls "$round"); do sleep 1; wrk_run tls "$inst" "$TLS_DURATION" record; done ;;
+                for inst in $(pair tls "$round"); do sleep 1; wrk_run tls "$inst" "${short:-$TLS_DURATION}" "$mode"; done ;;
             h2)
-                for inst in $(pair tls "$round"); do sleep 1; h2_run h2 "$inst" "$H2_DURATION" record; done ;;
+                for inst in $(pair tls "$round"); do sleep 1; h2_run h2 "$inst" "${short:-$H2_DURATION}" "$mode"; done ;;
             sse)
                 for inst in direct $(pair "$PROFILE" "$round"); do
-                    sleep 1; sse_run "$inst" "$SSE_DURATION_S" "$SSE_WARMUP_S" record
+                    sleep 1; sse_run "$inst" "${short:-$SSE_DURATION_S}" "$( [[ $mode == no ]] && echo 0 || echo "$SSE_WARMUP_S")" "$mode"
                 done ;;
             streams)
+                [[ $mode == record ]] || continue
                 for inst in direct $(pair "$STREAMS_PROFILE" "$round"); do sleep 3; streams_run "$inst"; done ;;
             conn)
                 for kind in $CONN_KINDS; do
                     if [[ $kind == plain ]]; then targets="direct $(pair "$PROFILE" "$round")"; else targets=$(pair tls "$round"); fi
-                    for inst in $targets; do sleep 1; conn_run "$kind" "$inst" "$CONN_DURATION" record; done
+                    for inst in $targets; do sleep 1; conn_run "$kind" "$inst" "${short:-$CONN_DURATION}" "$mode"; done
                 done ;;
         esac
     done
+}
+
+# Settling: HotSpot keeps compiling long after a warm-up of one load. Each load switch (JSON, then SSE, then
+# short connections through the same process) and each run's first and last moments reach code or types the compiled
+# methods had not seen; they go back to the interpreter and C2 compiles them again, a few milliseconds of a core at a
+# time, inside the measured runs. Short rounds of every load repeat until one costs each Streamgate process less than
+# SETTLE_JIT_MS of compiling. nginx needs none. The compile time of every measured run is recorded all the same.
+SETTLE_NOTE=
+if [[ $SETTLE != 0 && -n $JSTAT ]]; then
+    declare -A JIT_BEFORE
+    settle_start=$SECONDS settle_rounds=0
+    while :; do
+        for inst in "${!NEED[@]}"; do [[ $inst == sg-* ]] && JIT_BEFORE[$inst]=$(jit_ms "$inst"); done
+        settle_rounds=$(( settle_rounds + 1 ))
+        one_round "$settle_rounds" no
+        worst=0 costs=
+        for inst in "${!JIT_BEFORE[@]}"; do
+            spent=$(( $(jit_ms "$inst") - JIT_BEFORE[$inst] ))
+            costs+="${costs:+, }$inst $spent ms"
+            (( spent > worst )) && worst=$spent
+        done
+        log "settling round $settle_rounds: JIT $costs"
+        (( worst < SETTLE_JIT_MS || SECONDS - settle_start >= SETTLE_MAX )) && break
+    done
+    SETTLE_NOTE="$settle_rounds short round(s) of ${SETTLE_RUN}s runs, $(( SECONDS - settle_start ))s; the last cost the JIT $costs"
+    (( worst < SETTLE_JIT_MS )) || SETTLE_NOTE+=" (not below ${SETTLE_JIT_MS} ms when SETTLE_MAX=${SETTLE_MAX}s ran out)"
+fi
+
+for round in $(seq "$ROUNDS"); do
+    log "round $round/$ROUNDS"
+    one_round "$round" record
 done
 
 # ---- facts gathered after the runs ----------------------------------------------------------------------------------
@@ -634,6 +698,13 @@ mkdir -p "$(dirname "$RESULTS_FILE")"
     [[ -n ${NEED[sg-h2c]:-} ]] && profiles+=("**h2c** = typical on a plain listener that also takes HTTP/2 with prior knowledge (\`streamgate-typical-h2c.yaml\`, the h2c listener of \`nginx-typical.conf\`)")
     echo "- Profiles: $(printf '%s; ' "${profiles[@]}" | sed 's/; $//').$(has_load sse || has_conn plain && echo " sse and plain conn ran with the **$PROFILE** profile.")$(has_load streams && echo " The many streams ran with the **$STREAMS_PROFILE** profile.")"
     echo "- Warm-up: ${WARMUP}s of wrk per target (and h2load / TLS handshakes / SSE where those loads run), then $ROUNDS interleaved rounds (the proxy that goes first alternates); tables show medians over the rounds."
+    if [[ -z $JSTAT ]]; then
+        echo "- JIT: not settled, not recorded (no jstat next to $STREAMGATE_JAVA)."
+    elif [[ $SETTLE == 0 ]]; then
+        echo "- JIT: not settled (SETTLE=0); the compile time of each measured run is in the last table."
+    else
+        echo "- JIT settling after the warm-up: $SETTLE_NOTE. The compile time of each measured run is in the last table."
+    fi
     echo "- Backend capacity: $BACKEND_CHECK."
     [[ -n $METRICS_NOTE ]] && echo "- Metrics after the run: $METRICS_NOTE."
     if [[ -n ${NEED[sg-tls]:-} ]]; then
@@ -777,6 +848,19 @@ mkdir -p "$(dirname "$RESULTS_FILE")"
         d=$(rounds_of "$s" direct "$m"); [[ $s == json-* ]] && d=$(rounds_of json-direct direct "$m")
         echo "| $s | $m | $d | $(rounds_of "$s" streamgate "$m") | $(rounds_of "$s" nginx "$m") |"
     done
+    if compgen -G "$TMP/m/*.streamgate.jit_ms" >/dev/null; then
+        echo
+        echo "## Streamgate's JIT during the measured runs"
+        echo
+        echo "Milliseconds its compiler threads spent compiling during each measured run (jstat; 10 ms resolution), per round: a compile holds a core the proxies, the backend and the load generator share."
+        echo
+        echo "| load | ms per round |"
+        echo "|---|---|"
+        for f in "$TMP"/m/*.streamgate.jit_ms; do
+            s=$(basename "$f" .streamgate.jit_ms)
+            echo "| $s | $(rounds_of "$s" streamgate jit_ms) |"
+        done
+    fi
 } >"$RESULTS_FILE"
 
 cat "$RESULTS_FILE"
