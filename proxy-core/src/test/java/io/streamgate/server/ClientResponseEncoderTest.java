@@ -2,10 +2,7 @@ package io.streamgate.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelHandler;
-import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpResponse;
@@ -16,8 +13,8 @@ import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.streamgate.testing.EncodedWrites;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
@@ -37,12 +34,12 @@ class ClientResponseEncoderTest {
                 content("v".repeat(ClientResponseEncoder.COPY_LIMIT + 1)),
                 content(""),
                 new DefaultLastHttpContent(Unpooled.copiedBuffer("tail", StandardCharsets.US_ASCII)));
-        Written ours = write(new ClientResponseEncoder(), stream.get());
-        Written netty = write(new HttpResponseEncoder(), stream.get());
+        EncodedWrites ours = EncodedWrites.of(new ClientResponseEncoder(), stream.get());
+        EncodedWrites netty = EncodedWrites.of(new HttpResponseEncoder(), stream.get());
         assertEquals(netty.text(), ours.text());
         // One buffer per small chunk (5 of them), Netty's three for the one above the limit.
-        assertEquals(List.of(1, 1, 1, 1, 1), ours.buffersPerMessage.subList(1, 6));
-        assertEquals(3, ours.buffersPerMessage.get(6));
+        assertEquals(List.of(1, 1, 1, 1, 1), ours.buffersPerMessage().subList(1, 6));
+        assertEquals(3, ours.buffersPerMessage().get(6));
     }
 
     @Test
@@ -60,12 +57,12 @@ class ClientResponseEncoderTest {
                 chunkedHead(HttpResponseStatus.OK),
                 content("second"),
                 LastHttpContent.EMPTY_LAST_CONTENT);
-        Written ours = write(new ClientResponseEncoder(), messages.get());
-        Written netty = write(new HttpResponseEncoder(), messages.get());
+        EncodedWrites ours = EncodedWrites.of(new ClientResponseEncoder(), messages.get());
+        EncodedWrites netty = EncodedWrites.of(new HttpResponseEncoder(), messages.get());
         assertEquals(netty.text(), ours.text());
-        assertEquals(1, ours.buffersPerMessage.get(1));
-        assertEquals(netty.buffersPerMessage.subList(3, 9), ours.buffersPerMessage.subList(3, 9), "length-framed and bodiless");
-        assertEquals(1, ours.buffersPerMessage.get(10));
+        assertEquals(1, ours.buffersPerMessage().get(1));
+        assertEquals(netty.buffersPerMessage().subList(3, 9), ours.buffersPerMessage().subList(3, 9), "length-framed and bodiless");
+        assertEquals(1, ours.buffersPerMessage().get(10));
     }
 
     private static DefaultHttpResponse chunkedHead(HttpResponseStatus status) {
@@ -83,32 +80,5 @@ class ClientResponseEncoderTest {
 
     private static DefaultHttpContent content(String text) {
         return new DefaultHttpContent(Unpooled.copiedBuffer(text, StandardCharsets.US_ASCII));
-    }
-
-    private static Written write(ChannelHandler encoder, List<Object> messages) {
-        EmbeddedChannel ch = new EmbeddedChannel(encoder);
-        Written w = new Written();
-        for (Object msg : messages) {
-            ch.writeOutbound(msg);
-            int buffers = 0;
-            ByteBuf b;
-            while ((b = ch.readOutbound()) != null) {
-                w.wire.append(b.toString(StandardCharsets.US_ASCII));
-                b.release();
-                buffers++;
-            }
-            w.buffersPerMessage.add(buffers);
-        }
-        ch.finishAndReleaseAll();
-        return w;
-    }
-
-    private static final class Written {
-        final StringBuilder wire = new StringBuilder();
-        final List<Integer> buffersPerMessage = new ArrayList<>();
-
-        String text() {
-            return wire.toString();
-        }
     }
 }
