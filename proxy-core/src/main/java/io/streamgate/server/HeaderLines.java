@@ -11,12 +11,18 @@ import java.util.Map;
 /**
  * Writes a message's header lines for our HTTP/1.1 encoders: the bytes Netty's encoders write, with fewer steps.
  * Netty copies each name into a pooled direct buffer through a fresh NIO view of it and each {@code String} value one
- * character at a time through the buffer's checks; when the buffer has a memory address (Netty may use Unsafe), the
+ * character at a time through the buffer's checks; when Netty may use Unsafe and the buffer has a memory address, the
  * line is written to that memory directly, after one capacity check.
  */
 public final class HeaderLines {
     private static final short COLON_SPACE = (':' << 8) | ' ';
     private static final short CRLF = ('\r' << 8) | '\n';
+    /**
+     * Writing to an address needs Unsafe. A buffer's address alone does not say so: on Java 22+ Netty finds direct
+     * buffers' addresses without Unsafe (for its native transports), and on Java 24+ it leaves Unsafe alone unless the
+     * JVM is started with {@code --sun-misc-unsafe-memory-access=allow}.
+     */
+    private static final boolean UNSAFE = PlatformDependent.hasUnsafe();
 
     private HeaderLines() {
     }
@@ -31,7 +37,7 @@ public final class HeaderLines {
             int nameLength = name.length();
             int valueLength = value.length();
             buf.ensureWritable(nameLength + valueLength + 4);
-            if (buf.hasMemoryAddress()) {
+            if (UNSAFE && buf.hasMemoryAddress()) {
                 long at = buf.memoryAddress() + buf.writerIndex();
                 at = put(at, name, nameLength);
                 PlatformDependent.putByte(at, (byte) ':');

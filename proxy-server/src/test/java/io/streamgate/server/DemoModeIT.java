@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,13 +30,7 @@ class DemoModeIT {
             gateway.awaitReady(base.resolve("/health"), Duration.ofSeconds(60));
 
             HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-            HttpResponse<String> response = client.send(HttpRequest.newBuilder(base.resolve("/v1/chat/completions"))
-                            .timeout(Duration.ofSeconds(30))
-                            .header("Content-Type", "application/json")
-                            .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"demo\",\"stream\":true,"
-                                    + "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}"))
-                            .build(),
-                    HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> response = DemoChat.streamed(client, base);
 
             assertEquals(200, response.statusCode(), response.body());
             assertTrue(response.headers().firstValue("content-type").orElse("").startsWith("text/event-stream"));

@@ -37,6 +37,11 @@ final class JarProcess implements AutoCloseable {
         return start(log, command(args));
     }
 
+    /** As {@link #start}, on another Java: {@code java} is that JDK's or JRE's {@code bin/java}. */
+    static JarProcess startOn(Path java, Path log, String... args) throws IOException {
+        return start(log, command(java, args));
+    }
+
     /** As {@link #start}, but under {@code nohup}: the gateway inherits SIGHUP ignored. */
     static JarProcess startIgnoringHangup(Path log, String... args) throws IOException {
         List<String> command = new ArrayList<>(List.of("nohup"));
@@ -73,12 +78,16 @@ final class JarProcess implements AutoCloseable {
     }
 
     private static List<String> command(String... args) {
+        return command(Path.of(System.getProperty("java.home"), "bin", "java"), args);
+    }
+
+    private static List<String> command(Path java, String... args) {
         String jar = System.getProperty("streamgate.jar");
         if (jar == null || !Files.isRegularFile(Path.of(jar))) {
             fail("system property streamgate.jar must name the packaged jar (failsafe sets it; run `mvn verify`): " + jar);
         }
         List<String> command = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                java.toString(),
                 "-Xmx256m",
                 // Leaks in the packaged gateway show up as "LEAK:" lines in its log, which the tests look for.
                 "-Dio.netty.leakDetection.level=paranoid",
