@@ -24,9 +24,10 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The packaged gateway on Java 24 or later started as the README's first command starts it, without
  * {@code --sun-misc-unsafe-memory-access=allow}: Netty then runs without {@code sun.misc.Unsafe}, yet still knows its
- * direct buffers' addresses, and the gateway must proxy as it does everywhere else. The tests' own JVM (Java 17)
- * cannot show that case, so this test runs on a newer Java when it finds one: {@code STREAMGATE_TEST_JAVA} (a
- * {@code bin/java}), else the newest Java 24+ under {@code /usr/lib/jvm}; without one it is skipped, and says so.
+ * direct buffers' addresses, and the gateway must proxy as it does everywhere else. A Java 17 test JVM cannot show
+ * that case, so this test runs on a newer Java when it finds one: {@code STREAMGATE_TEST_JAVA} (a
+ * {@code bin/java}), else the tests' own Java if it is 24+, else the newest Java 24+ under {@code /usr/lib/jvm};
+ * without one it is skipped, and says so.
  */
 @Timeout(120)
 class NewerJavaIT {
@@ -69,6 +70,9 @@ class NewerJavaIT {
         String configured = System.getenv("STREAMGATE_TEST_JAVA");
         if (configured != null && !configured.isBlank()) {
             return Optional.of(Path.of(configured));
+        }
+        if (Runtime.version().feature() >= FIRST_FEATURE_WITHOUT_UNSAFE) { // the tests already run on such a Java
+            return Optional.of(Path.of(System.getProperty("java.home"), "bin", "java"));
         }
         Path jvms = Path.of("/usr/lib/jvm");
         if (!Files.isDirectory(jvms)) {
