@@ -41,6 +41,9 @@
 #   interpreter and C2 compiles them again, holding a core for milliseconds inside the measured runs
 #   (docs/performance.md "Round 14"). Needs the jstat of STREAMGATE_JAVA's JDK; every measured run records the
 #   compile time Streamgate's JIT spent in it, settled or not.
+#   STALLS [auto]: a HostStallProbe pinned to each CPU (taskset) records the moments the host took a CPU away for
+#   20 ms or more (about 100 ms at a time on this VM, unseen by the guest); every measured run records how many it
+#   met and for how long, next to its p99. auto: when taskset is there; 0 skips it.
 # Ports 18080-18086 and 18091/18093/18095 on 127.0.0.1 must be free (with STREAMS_H2C, 18087/18088/18097 too).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../security/lib.sh"
@@ -89,6 +92,7 @@ SETTLE=${SETTLE:-1}
 SETTLE_RUN=$(secs "${SETTLE_RUN:-5}")
 SETTLE_JIT_MS=${SETTLE_JIT_MS:-100}
 SETTLE_MAX=$(secs "${SETTLE_MAX:-300}")
+STALLS=${STALLS:-auto}
 BACKEND_THREADS=${BACKEND_THREADS:-2}
 DATE=$(date +%Y-%m-%d)
 RESULTS_FILE=${RESULTS_FILE:-$ROOT/benchmarks/results/$DATE-perf.md}
@@ -231,6 +235,15 @@ start_nginx_instance() { # instance
 }
 
 start_backend
+STALLS_ON=
+if [[ $STALLS != 0 ]] && command -v taskset >/dev/null; then
+    for ((c = 0; c < $(nproc); c++)); do
+        taskset -c "$c" java -Xmx16m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$BENCH_JAR" \
+            io.streamgate.bench.HostStallProbe --label "cpu$c" >"$TMP/raw/stalls-cpu$c.txt" 2>&1 &
+        PIDS+=($!)
+    done
+    STALLS_ON=1
+fi
 for inst in sg-bare sg-typical sg-tls sg-h2c; do [[ -n ${NEED[$inst]:-} ]] && start_streamgate_instance "$inst"; done
 for inst in ng-bare ng-typical; do [[ -n ${NEED[$inst]:-} ]] && start_nginx_instance "$inst"; done
 [[ -n ${NEED[ng-tls]:-} ]] && PID[ng-tls]=${PID[ng-typical]}
@@ -314,13 +327,24 @@ record_jit() { # section instance jit_ms-before: what Streamgate's JIT spent sin
     [[ -n $3 && -n $now ]] && rec "$1" "$(column_of "$2")" jit_ms $(( now - $3 ))
     return 0
 }
+now_ms() { date +%s%3N; }
+record_stalls() { # section column start_ms: host stalls that began since, on any CPU (count, and ms together)
+    [[ -n $STALLS_ON ]] || return 0
+    local out
+    out=$(cat "$TMP"/raw/stalls-cpu*.txt 2>/dev/null | awk -v a="$3" -v b="$(now_ms)" '
+        /^STALL / { split($3, s, "="); split($4, d, "="); if (s[2] >= a && s[2] <= b) { n++; ms += d[2] } }
+        END { printf "%d %d", n, ms }')
+    rec "$1" "$2" stalls "${out% *}"
+    rec "$1" "$2" stall_ms "${out#* }"
+}
 # Measures around a command: CPU ticks of the instance's processes, access-log lines written, Streamgate's JIT time.
-begin_measure() { M_TICKS=$(cpu_ticks "$1"); M_LINES=$(access_log_lines "$1"); M_JIT=$(jit_ms "$1"); }
+begin_measure() { M_TICKS=$(cpu_ticks "$1"); M_LINES=$(access_log_lines "$1"); M_JIT=$(jit_ms "$1"); M_T0=$(now_ms); }
 end_measure() { # section instance count(requests, connections) [count for the access log: requests started]
     local ticks lines logged=${4:-$3}
     ticks=$(( $(cpu_ticks "$2") - M_TICKS ))
     rec "$1" "$(column_of "$2")" cpu_us "$(per_unit "$ticks" "$3" 1000000)"
     record_jit "$1" "$2" "$M_JIT"
+    record_stalls "$1" "$(column_of "$2")" "$M_T0"
     if [[ -n $M_LINES ]]; then
         sleep 1.5 # nginx flushes its 64 KiB log buffer every second
         lines=$(( $(access_log_lines "$2") - M_LINES ))
@@ -391,8 +415,9 @@ sse_run() {
             "${PORT[$inst]}" "$BACKEND_PORT" >"$trace_out" 2>>"$TMP/raw/bpftrace.err") &
         tracer=$!
     fi
-    local jit0=
+    local jit0= t0
     [[ $4 == record ]] && jit0=$(jit_ms "$inst")
+    t0=$(( $(now_ms) + $3 * 1000 )) # the probe measures after its warm-up
     line=$(timeout $(( $2 + $3 + 180 )) "${BENCH_JAVA[@]}" io.streamgate.bench.SseLatencyProbe \
         --url "$(url_of "$inst")/sse?events=$SSE_EVENTS&interval_ms=$SSE_INTERVAL_MS" \
         --concurrency "$SSE_STREAMS" --duration-s "$2" --warmup-s "$3" --label "$inst" 2>>"$TMP/raw/probe-$inst.err" \
@@ -400,6 +425,7 @@ sse_run() {
     [[ $4 == record ]] || return 0
     echo "${line:-SSE_RESULT label=$inst failed}" >>"$TMP/raw/sse-$inst.txt"
     record_jit sse "$inst" "$jit0"
+    record_stalls sse "$col" "$t0"
     local key
     for key in p50_us p90_us p99_us p999_us max_us events streams errors; do
         rec sse "$col" "$key" "$(kv "$key" "$line")"
@@ -426,8 +452,8 @@ streams_run() {
     expected=$(( STREAMS_RUN * events_each ))
     ramp_ms=$(( STREAMS_RAMP_BATCH > 0 ? STREAMS_RUN / STREAMS_RAMP_BATCH * STREAMS_RAMP_INTERVAL_MS : 0 ))
     reset_peak "$inst"; reset_peak direct
-    local rss0 fds0 t0 b0 m0 t1 b1 m1 hwm busy fds peak_fds=0 rss_at_peak=0 heap_at_peak= jit0
-    rss0=$(mem_kib "$inst" VmRSS); fds0=$(open_fds "$inst"); jit0=$(jit_ms "$inst")
+    local rss0 fds0 t0 b0 m0 t1 b1 m1 hwm busy fds peak_fds=0 rss_at_peak=0 heap_at_peak= jit0 ms0
+    rss0=$(mem_kib "$inst" VmRSS); fds0=$(open_fds "$inst"); jit0=$(jit_ms "$inst"); ms0=$(now_ms)
     t0=$(cpu_ticks "$inst"); b0=$(cpu_ticks direct); m0=$(machine_ticks)
     timeout $(( STREAMS_DURATION_S + ramp_ms / 1000 + 300 )) "${BENCH_JAVA[@]}" io.streamgate.bench.SseLatencyProbe \
         --url "$(url_of "$inst")/sse?events=$events_each&interval_ms=$STREAMS_INTERVAL_MS" \
@@ -455,6 +481,7 @@ streams_run() {
     wait "$probe" || true
     t1=$(cpu_ticks "$inst"); b1=$(cpu_ticks direct); m1=$(machine_ticks)
     record_jit streams "$inst" "$jit0"
+    record_stalls streams "$col" "$ms0"
     hwm=$(mem_kib "$inst" VmHWM)
     line=$(grep '^SSE_RESULT' "$TMP/raw/streams-$inst.out" || echo "SSE_RESULT label=$inst failed")
     echo "$line" >>"$TMP/raw/streams-$inst.txt"
@@ -632,6 +659,11 @@ total() { local f="$TMP/m/$1.$2.$3"; [[ -f $f ]] && awk '$1 != "nan" {s += $1} E
 show() { [[ $1 == nan ]] && echo "—" || echo "$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "—"; else printf "%.2f", a / b }'; }
 diff_() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan") print "—"; else printf "%+d", a - b }'; }
+stalls_of() { # section column -> "0 / 1 (100) / 0" per round
+    local f="$TMP/m/$1.$2"
+    [[ -f $f.stalls ]] || { echo "—"; return; }
+    paste -d' ' "$f.stalls" "$f.stall_ms" | awk '{printf "%s%s", (NR > 1 ? " / " : ""), ($1 > 0 ? $1 " (" $2 ")" : "0")} END {print ""}'
+}
 rounds_of() { local f="$TMP/m/$1.$2.$3"; [[ -f $f ]] && paste -sd/ "$f" || echo "—"; }
 HEADER='| | direct | streamgate | nginx | streamgate/nginx | streamgate/direct | nginx/direct |
 |---|---:|---:|---:|---:|---:|---:|'
@@ -706,6 +738,11 @@ mkdir -p "$(dirname "$RESULTS_FILE")"
         echo "- JIT settling after the warm-up: $SETTLE_NOTE. The compile time of each measured run is in the last table."
     fi
     echo "- Backend capacity: $BACKEND_CHECK."
+    if [[ -n $STALLS_ON ]]; then
+        echo "- Host stalls (HostStallProbe on each CPU: the host took the CPU away for 20 ms or more): $(cat "$TMP"/raw/stalls-cpu*.txt 2>/dev/null | awk '/^STALL / {split($4, d, "="); n++; ms += d[2]; if (d[2] > max) max = d[2]} END {printf "%d over the whole run, %d ms in all, the longest %d ms", n, ms, max}'); per measured run in the last table. A stall holds everything on that CPU for its length, so a run that met one has it in its p99."
+    else
+        echo "- Host stalls: not recorded (STALLS=0 or no taskset)."
+    fi
     [[ -n $METRICS_NOTE ]] && echo "- Metrics after the run: $METRICS_NOTE."
     if [[ -n ${NEED[sg-tls]:-} ]]; then
         echo "- TLS as \`openssl s_client\` negotiates it: Streamgate $(tls_session "${PORT[sg-tls]}"); nginx $(tls_session "${PORT[ng-tls]}")."
@@ -859,6 +896,18 @@ mkdir -p "$(dirname "$RESULTS_FILE")"
         for f in "$TMP"/m/*.streamgate.jit_ms; do
             s=$(basename "$f" .streamgate.jit_ms)
             echo "| $s | $(rounds_of "$s" streamgate jit_ms) |"
+        done
+    fi
+    if compgen -G "$TMP/m/*.stalls" >/dev/null; then
+        echo
+        echo "## Host stalls during the measured runs"
+        echo
+        echo "Stalls of 20 ms or more that began during each measured run, on any CPU, per round: count (milliseconds in all). Compare with the per-round p99s above."
+        echo
+        echo "| load | direct | streamgate | nginx |"
+        echo "|---|---|---|---|"
+        for s in $(ls "$TMP"/m/*.stalls | xargs -n1 basename | cut -d. -f1 | sort -u); do
+            echo "| $s | $(stalls_of "$s" direct) | $(stalls_of "$s" streamgate) | $(stalls_of "$s" nginx) |"
         done
     fi
 } >"$RESULTS_FILE"
