@@ -655,6 +655,18 @@ median() { # section column metric
     values "$@" | sort -g | awk '{v[NR] = $1} END {
         if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+calm_values() { # section column metric: its values from the runs that met no host stall
+    local f="$TMP/m/$1.$2"
+    [[ -f $f.$3 && -f $f.stalls ]] || return 0
+    paste -d' ' "$f.$3" "$f.stalls" | awk '$2 == 0 && $1 != "nan" {print $1}'
+}
+calm_median() { calm_values "$@" | sort -g | awk '{v[NR] = $1} END {
+        if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+calm_cell() { # section column metric -> "median (runs of all)"
+    local v n all
+    v=$(calm_median "$@"); n=$(calm_values "$@" | wc -l); all=$(values "$@" | wc -l)
+    [[ $v == nan ]] && echo "— (0 of $all)" || echo "$v ($n of $all)"
+}
 total() { local f="$TMP/m/$1.$2.$3"; [[ -f $f ]] && awk '$1 != "nan" {s += $1} END {print s + 0}' "$f" || echo nan; }
 show() { [[ $1 == nan ]] && echo "—" || echo "$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "—"; else printf "%.2f", a / b }'; }
@@ -674,6 +686,13 @@ row() {
         d=$(total "$dsec" direct "$metric"); s=$(total "$section" streamgate "$metric"); n=$(total "$section" nginx "$metric")
         [[ -f $TMP/m/$dsec.direct.$metric ]] || d=nan
         echo "| $label | $(show "$d") | $(show "$s") | $(show "$n") | | | |"
+        return
+    fi
+    if [[ $kind == calm ]]; then # medians over the runs without a host stall; a row only when stalls were recorded
+        compgen -G "$TMP/m/$section.*.stalls" >/dev/null || return 0
+        d=$(calm_median "$dsec" direct "$metric"); s=$(calm_median "$section" streamgate "$metric"); n=$(calm_median "$section" nginx "$metric")
+        local dc="—"; [[ -f $TMP/m/$dsec.direct.$metric ]] && dc=$(calm_cell "$dsec" direct "$metric")
+        echo "| $label | $dc | $(calm_cell "$section" streamgate "$metric") | $(calm_cell "$section" nginx "$metric") | $(ratio "$s" "$n") | $(ratio "$s" "$d") | $(ratio "$n" "$d") |"
         return
     fi
     d=$(median "$dsec" direct "$metric"); s=$(median "$section" streamgate "$metric"); n=$(median "$section" nginx "$metric")
@@ -757,6 +776,7 @@ mkdir -p "$(dirname "$RESULTS_FILE")"
         row "requests/s (higher is better)" "json-$p" rps ratio json-direct
         row "latency p50 (µs)" "json-$p" p50 ratio json-direct
         row "latency p99 (µs)" "json-$p" p99 ratio json-direct
+        row "latency p99, runs without a host stall (µs; runs)" "json-$p" p99 calm json-direct
         row "CPU µs per request" "json-$p" cpu_us ratio json-direct
         [[ $p == typical ]] && row "access log lines / requests" "json-$p" log_ratio plain json-none
         row "errors, all rounds (non-2xx + socket)" "json-$p" errors total json-direct
@@ -771,6 +791,7 @@ mkdir -p "$(dirname "$RESULTS_FILE")"
         row "requests/s" tls rps
         row "latency p50 (µs)" tls p50
         row "latency p99 (µs)" tls p99
+        row "latency p99, runs without a host stall (µs; runs)" tls p99 calm
         row "CPU µs per request" tls cpu_us
         row "access log lines / requests" tls log_ratio plain
         row "errors, all rounds" tls errors total
@@ -799,6 +820,7 @@ mkdir -p "$(dirname "$RESULTS_FILE")"
         row "p50" sse p50_us
         row "p90" sse p90_us
         row "p99" sse p99_us
+        row "p99, runs without a host stall (µs; runs)" sse p99_us calm
         row "p99.9" sse p999_us
         row "max" sse max_us
         row "added p50 vs direct" sse p50_us added
