@@ -651,17 +651,17 @@ fi
 
 # ---- report -----------------------------------------------------------------------------------------------------------
 values() { local f="$TMP/m/$1.$2.$3"; [[ -f $f ]] && grep -v '^nan$' "$f" || true; }
-median() { # section column metric
-    values "$@" | sort -g | awk '{v[NR] = $1} END {
+middle() { # numbers, one per line -> their median, nan for none
+    sort -g | awk '{v[NR] = $1} END {
         if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+median() { values "$@" | middle; } # section column metric
 calm_values() { # section column metric: its values from the runs that met no host stall
     local f="$TMP/m/$1.$2"
     [[ -f $f.$3 && -f $f.stalls ]] || return 0
     paste -d' ' "$f.$3" "$f.stalls" | awk '$2 == 0 && $1 != "nan" {print $1}'
 }
-calm_median() { calm_values "$@" | sort -g | awk '{v[NR] = $1} END {
-        if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+calm_median() { calm_values "$@" | middle; }
 calm_cell() { # section column metric -> "median (runs of all)"
     local v n all
     v=$(calm_median "$@"); n=$(calm_values "$@" | wc -l); all=$(values "$@" | wc -l)
