@@ -744,7 +744,7 @@ mkdir -p "$(dirname "$RESULTS_FILE")"
     echo "- Everything (backend, proxies, load generators) shares the same $(nproc) cores; a proxy that uses more CPU also slows the backend and the client."
     profiles=()
     [[ -n ${NEED[sg-bare]:-} ]] && profiles+=("**bare** = proxying only, access logs off (\`streamgate-bench.yaml\` + \`logback-bench.xml\`, \`nginx.conf\`)")
-    [[ -n ${NEED[sg-typical]:-} ]] && profiles+=("**typical** = a per-client-IP rate-limit rule that never refuses, the access log written to a file (nginx: \`buffer=64k flush=1s\`), metrics (Streamgate's /metrics, nginx's stub_status) (\`streamgate-typical.yaml\`, \`nginx-typical.conf\`)")
+    [[ -n ${NEED[sg-typical]:-} ]] && profiles+=("**typical** = a per-client-IP rate-limit rule that never refuses, the access log written to a file with the same fields in both (nginx: \`log_format streamgate_fields\`, \`buffer=64k flush=1s\`), metrics (Streamgate's /metrics, nginx's stub_status) (\`streamgate-typical.yaml\`, \`nginx-typical.conf\`)")
     [[ -n ${NEED[sg-tls]:-} ]] && profiles+=("**typical+TLS** = typical on a TLS listener with HTTP/2 by ALPN (\`streamgate-typical-tls.yaml\`, the TLS listener of \`nginx-typical.conf\`), one ECDSA P-256 certificate for both")
     [[ -n ${NEED[sg-h2c]:-} ]] && profiles+=("**h2c** = typical on a plain listener that also takes HTTP/2 with prior knowledge (\`streamgate-typical-h2c.yaml\`, the h2c listener of \`nginx-typical.conf\`)")
     echo "- Profiles: $(printf '%s; ' "${profiles[@]}" | sed 's/; $//').$(has_load sse || has_conn plain && echo " sse and plain conn ran with the **$PROFILE** profile.")$(has_load streams && echo " The many streams ran with the **$STREAMS_PROFILE** profile.")"
