@@ -410,8 +410,9 @@ sse_run() {
     col=$(column_of "$inst")
     if [[ $4 == record && -n $RESIDENCE_ON && $inst != direct ]]; then
         # Over the probe's measured window (it starts after the probe's warm-up). nginx's workers are found by name.
+        # -k: once bpftrace ignored the SIGINT and held perf.sh for 9 minutes (round 16); that window shows no figures.
         trace_out=$TMP/raw/residence-$inst-$(date +%s).txt
-        (sleep "$3"; timeout -s INT "$2" bpftrace "$HERE/relay-latency.bt" "$([[ $inst == sg-* ]] && echo "${PID[$inst]}" || echo 0)" \
+        (sleep "$3"; timeout -s INT -k 20 "$2" bpftrace "$HERE/relay-latency.bt" "$([[ $inst == sg-* ]] && echo "${PID[$inst]}" || echo 0)" \
             "${PORT[$inst]}" "$BACKEND_PORT" >"$trace_out" 2>>"$TMP/raw/bpftrace.err") &
         tracer=$!
     fi

@@ -95,7 +95,7 @@ measure_sse() { # label port trace-pid pids... (no pids: the backend reached dir
     if [[ -n $RESIDENCE_ON && -n $trace_pid ]]; then
         # Over the probe's measured window; bpftrace's own process on the load side's CPU.
         trace_out=$TMP/residence-$label-$(date +%s).txt
-        (sleep "$WARM"; timeout -s INT "$DUR" taskset -c 1 bpftrace "$HERE/relay-latency.bt" "$trace_pid" "$port" 18080 \
+        (sleep "$WARM"; timeout -s INT -k 20 "$DUR" taskset -c 1 bpftrace "$HERE/relay-latency.bt" "$trace_pid" "$port" 18080 \
             >"$trace_out" 2>>"$TMP/bpftrace.err") &
         tracer=$!
     fi
