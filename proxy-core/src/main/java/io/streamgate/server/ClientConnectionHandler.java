@@ -8,6 +8,8 @@ import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -496,11 +498,15 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     /**
      * Closes the connection once {@code answer} is written. When the client may still be sending (the rest of a body,
      * pipelined requests), an HTTP/1.1 connection lingers first ({@link LingeringClose}), so that the close does not
-     * reset the connection under an answer the client has yet to read. An HTTP/2 stream just closes: its connection
-     * stays.
+     * reset the connection under an answer the client has yet to read. An HTTP/2 stream ends alone
+     * ({@link #endStreamAfter}): its connection stays.
      */
     private void closeAfter(ChannelFuture answer, boolean inputMayFollow) {
-        if (http2 || !inputMayFollow) {
+        if (http2) {
+            endStreamAfter(answer);
+            return;
+        }
+        if (!inputMayFollow) {
             answer.addListener(ChannelFutureListener.CLOSE);
             return;
         }
@@ -552,16 +558,31 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * An HTTP/2 client went on too long after its answer: RST_STREAM(NO_ERROR) asks it to stop sending without making
-     * it discard the answer (RFC 9113 §8.1), where the CANCEL of a plain close tells it the stream was given up. Sent
-     * once the answer has left: a reset would overtake response DATA still held by flow control, which it drops. Until
-     * then nothing is read, so the client can hold no more than the stream's window here.
+     * An HTTP/2 client went on too long after its answer: its stream ends ({@link #endStreamAfter}). Until the answer
+     * has left nothing is read, so the client can hold no more than the stream's window here.
      */
     private void stopDiscarding() {
         discardUntilLast = false;
         closing = true;
-        answerWritten.addListener(f ->
-                ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR)).addListener(ChannelFutureListener.CLOSE));
+        endStreamAfter(answerWritten);
+    }
+
+    /**
+     * Closes an HTTP/2 stream once its answer has left. If the client has not ended its request (a 408 for a stalled
+     * body, a client that went on too long after an early answer), RST_STREAM(NO_ERROR) first asks it to stop sending
+     * without making it discard the answer (RFC 9113 §8.1), where the CANCEL of a plain close tells it the stream was
+     * given up. Only once the answer has left: a reset would overtake response DATA still held by flow control, which
+     * it drops.
+     */
+    private void endStreamAfter(ChannelFuture answer) {
+        answer.addListener(f -> {
+            Http2Stream.State state = ((Http2StreamChannel) ctx.channel()).stream().state();
+            if (f.isSuccess() && state == Http2Stream.State.HALF_CLOSED_LOCAL) {
+                ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR)).addListener(ChannelFutureListener.CLOSE);
+            } else {
+                ctx.close();
+            }
+        });
     }
 
     private long bodyIdleNanos() {

@@ -137,6 +137,23 @@ class Http2EarlyAnswerTest {
         assertEquals(200, after.outcome.get(5, TimeUnit.SECONDS).status());
     }
 
+    /**
+     * A stream whose body stalls before any answer gets its 408 (body_idle_timeout) and then RST_STREAM(NO_ERROR): the
+     * answer is complete, and CANCEL, which the gateway sent before, allows a client to discard it (RFC 9113 8.1).
+     */
+    @Test
+    void aStreamWhoseBodyStallsGetsIts408AndANoErrorReset() throws Exception {
+        RunningProxy proxy = proxy("  h2c: true");
+        H2Probe client = closer.add(new H2Probe(proxy.port(), true));
+        H2Probe.Stream stalled = client.open(H2Probe.headers("POST", "/echo/stall", "content-type", "application/octet-stream"), false);
+        client.data(stalled, new byte[10_000], false);
+        H2Probe.Outcome answer = stalled.outcome.get(5, TimeUnit.SECONDS);
+        assertEquals(408, answer.status(), answer::toString);
+        assertEquals(NO_ERROR, stalled.reset.get(5, TimeUnit.SECONDS), "the stalled stream's reset code");
+        H2Probe.Stream after = client.open(H2Probe.headers("GET", "/echo/after"), true);
+        assertEquals(200, after.outcome.get(5, TimeUnit.SECONDS).status());
+    }
+
     /** A client that goes on sending long after its answer is asked to stop with NO_ERROR, and is not read forever. */
     @Test
     void aClientThatSendsFarMoreAfterAnEarlyAnswerIsAskedToStop() throws Exception {
