@@ -44,6 +44,8 @@
 #   STALLS [auto]: a HostStallProbe pinned to each CPU (taskset) records the moments the host took a CPU away for
 #   20 ms or more (about 100 ms at a time on this VM, unseen by the guest); every measured run records how many it
 #   met and for how long, next to its p99. auto: when taskset is there; 0 skips it.
+#   GC_LOG [1]: Streamgate's JVMs log their collections (-Xlog:gc to a file in the run's directory), and every
+#   measured run records the pauses that ended in it (how many, their total and the longest), next to its p99; 0 skips
 # Ports 18080-18086 and 18091/18093/18095 on 127.0.0.1 must be free (with STREAMS_H2C, 18087/18088/18097 too).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../security/lib.sh"
@@ -93,6 +95,7 @@ SETTLE_RUN=$(secs "${SETTLE_RUN:-5}")
 SETTLE_JIT_MS=${SETTLE_JIT_MS:-100}
 SETTLE_MAX=$(secs "${SETTLE_MAX:-300}")
 STALLS=${STALLS:-auto}
+GC_LOG=${GC_LOG:-1}
 BACKEND_THREADS=${BACKEND_THREADS:-2}
 DATE=$(date +%Y-%m-%d)
 RESULTS_FILE=${RESULTS_FILE:-$ROOT/benchmarks/results/$DATE-perf.md}
@@ -217,6 +220,8 @@ start_streamgate_instance() { # instance
     local inst=$1 opts=()
     # The bare profile turns the access log off through logback-bench.xml; the others log as configured.
     [[ $inst == sg-bare ]] && opts+=(-Dlogback.configurationFile="$HERE/logback-bench.xml")
+    # One line per pause, stamped with the epoch time at its end, so that each run can count the pauses it met.
+    [[ $GC_LOG != 0 ]] && opts+=("-Xlog:gc:file=$TMP/raw/gc-$inst.log:timemillis")
     # shellcheck disable=SC2086
     (cd "$TMP" && BENCH_TMP=$TMP exec "$STREAMGATE_JAVA" ${STREAMGATE_JAVA_OPTS:-} "${opts[@]}" -jar "$STREAMGATE_JAR" \
         --config "$HERE/${SG_CONFIG[$inst]}" >"$TMP/$inst.log" 2>&1) &
@@ -337,6 +342,18 @@ record_stalls() { # section column start_ms: host stalls that began since, on an
     rec "$1" "$2" stalls "${out% *}"
     rec "$1" "$2" stall_ms "${out#* }"
 }
+record_gc() { # section instance start_ms: Streamgate's GC pauses that ended since (count, ms in all, longest ms)
+    local f=$TMP/raw/gc-$2.log out n ms max
+    [[ $2 == sg-* && -f $f ]] || return 0
+    out=$(awk -v a="$3" -v b="$(now_ms)" '
+        / Pause / { t = substr($1, 2) + 0; d = $NF; sub(/ms$/, "", d)
+                    if (t >= a && t <= b) { n++; ms += d; if (d > max) max = d } }
+        END { printf "%d %.0f %.0f", n, ms, max }' "$f")
+    read -r n ms max <<<"$out"
+    rec "$1" "$(column_of "$2")" gc_pauses "$n"
+    rec "$1" "$(column_of "$2")" gc_ms "$ms"
+    rec "$1" "$(column_of "$2")" gc_max_ms "$max"
+}
 # Measures around a command: CPU ticks of the instance's processes, access-log lines written, Streamgate's JIT time.
 begin_measure() { M_TICKS=$(cpu_ticks "$1"); M_LINES=$(access_log_lines "$1"); M_JIT=$(jit_ms "$1"); M_T0=$(now_ms); }
 end_measure() { # section instance count(requests, connections) [count for the access log: requests started]
@@ -345,6 +362,7 @@ end_measure() { # section instance count(requests, connections) [count for the a
     rec "$1" "$(column_of "$2")" cpu_us "$(per_unit "$ticks" "$3" 1000000)"
     record_jit "$1" "$2" "$M_JIT"
     record_stalls "$1" "$(column_of "$2")" "$M_T0"
+    record_gc "$1" "$2" "$M_T0"
     if [[ -n $M_LINES ]]; then
         sleep 1.5 # nginx flushes its 64 KiB log buffer every second
         lines=$(( $(access_log_lines "$2") - M_LINES ))
@@ -427,6 +445,7 @@ sse_run() {
     echo "${line:-SSE_RESULT label=$inst failed}" >>"$TMP/raw/sse-$inst.txt"
     record_jit sse "$inst" "$jit0"
     record_stalls sse "$col" "$t0"
+    record_gc sse "$inst" "$t0"
     local key
     for key in p50_us p90_us p99_us p999_us max_us events streams errors; do
         rec sse "$col" "$key" "$(kv "$key" "$line")"
@@ -483,6 +502,7 @@ streams_run() {
     t1=$(cpu_ticks "$inst"); b1=$(cpu_ticks direct); m1=$(machine_ticks)
     record_jit streams "$inst" "$jit0"
     record_stalls streams "$col" "$ms0"
+    record_gc streams "$inst" "$ms0"
     hwm=$(mem_kib "$inst" VmHWM)
     line=$(grep '^SSE_RESULT' "$TMP/raw/streams-$inst.out" || echo "SSE_RESULT label=$inst failed")
     echo "$line" >>"$TMP/raw/streams-$inst.txt"
@@ -677,6 +697,10 @@ stalls_of() { # section column -> "0 / 1 (100) / 0" per round
     [[ -f $f.stalls ]] || { echo "—"; return; }
     paste -d' ' "$f.stalls" "$f.stall_ms" | awk '{printf "%s%s", (NR > 1 ? " / " : ""), ($1 > 0 ? $1 " (" $2 ")" : "0")} END {print ""}'
 }
+gc_of() { # section -> "9, 86 (34) / …" per round
+    local f="$TMP/m/$1.streamgate"
+    paste -d' ' "$f.gc_pauses" "$f.gc_ms" "$f.gc_max_ms" | awk '{printf "%s%s", (NR > 1 ? " / " : ""), ($1 > 0 ? $1 ", " $2 " (" $3 ")" : "0")} END {print ""}'
+}
 rounds_of() { local f="$TMP/m/$1.$2.$3"; [[ -f $f ]] && paste -sd/ "$f" || echo "—"; }
 HEADER='| | direct | streamgate | nginx | streamgate/nginx | streamgate/direct | nginx/direct |
 |---|---:|---:|---:|---:|---:|---:|'
@@ -741,7 +765,7 @@ mkdir -p "$(dirname "$RESULTS_FILE")"
     echo "- Load average before the run: $LOAD_BEFORE (anything above ~0.5 means other work was competing for the CPUs)."
     echo "- Java: Streamgate $("$STREAMGATE_JAVA" -version 2>&1 | head -1), BenchBackend and probes $(java -version 2>&1 | head -1); nginx: $(nginx -v 2>&1 | sed 's/.*version: //') ($(nginx -V 2>&1 | grep -o 'running with OpenSSL [0-9.a-z]*' || echo OpenSSL)); wrk: $(wrk -v 2>&1 | head -1 | awk '{print $2}')$(has_load h2 && echo "; $(h2load --version | head -1)")"
     echo "- Streamgate commit: $COMMIT; transport: $(transport_of "$SG_INST"); ${TLS_PROVIDER:+$TLS_PROVIDER; }BenchBackend: $(grep -o 'transport=[a-z_]*' "$TMP/direct.log" | head -1 | cut -d= -f2), $BACKEND_THREADS threads; nginx: epoll, worker_processes auto ($(nproc))"
-    echo "- JVM options: Streamgate '${STREAMGATE_JAVA_OPTS:-defaults}', BenchBackend and probes '${BENCH_JAVA_OPTS:-defaults}'. Open-files limit: $NOFILE."
+    echo "- JVM options: Streamgate '${STREAMGATE_JAVA_OPTS:-defaults}'$([[ $GC_LOG != 0 ]] && echo " and -Xlog:gc to a file (GC_LOG)"), BenchBackend and probes '${BENCH_JAVA_OPTS:-defaults}'. Open-files limit: $NOFILE."
     echo "- Everything (backend, proxies, load generators) shares the same $(nproc) cores; a proxy that uses more CPU also slows the backend and the client."
     profiles=()
     [[ -n ${NEED[sg-bare]:-} ]] && profiles+=("**bare** = proxying only, access logs off (\`streamgate-bench.yaml\` + \`logback-bench.xml\`, \`nginx.conf\`)")
@@ -919,6 +943,19 @@ mkdir -p "$(dirname "$RESULTS_FILE")"
         for f in "$TMP"/m/*.streamgate.jit_ms; do
             s=$(basename "$f" .streamgate.jit_ms)
             echo "| $s | $(rounds_of "$s" streamgate jit_ms) |"
+        done
+    fi
+    if compgen -G "$TMP/m/*.streamgate.gc_pauses" >/dev/null; then
+        echo
+        echo "## Streamgate's GC pauses during the measured runs"
+        echo
+        echo "Collector pauses that ended during each measured run (-Xlog:gc), per round: how many, their total and the longest (ms). A pause holds both event loops; compare with the per-round p99s above."
+        echo
+        echo "| load | pauses, total ms (longest) per round |"
+        echo "|---|---|"
+        for f in "$TMP"/m/*.streamgate.gc_pauses; do
+            s=$(basename "$f" .streamgate.gc_pauses)
+            echo "| $s | $(gc_of "$s") |"
         done
     fi
     if compgen -G "$TMP/m/*.stalls" >/dev/null; then
