@@ -697,6 +697,18 @@ stalls_of() { # section column -> "0 / 1 (100) / 0" per round
     [[ -f $f.stalls ]] || { echo "—"; return; }
     paste -d' ' "$f.stalls" "$f.stall_ms" | awk '{printf "%s%s", (NR > 1 ? " / " : ""), ($1 > 0 ? $1 " (" $2 ")" : "0")} END {print ""}'
 }
+# per_load_table FILE_SUFFIX TITLE TEXT COLUMN CELL: a section with one row per load that recorded $TMP/m/<load>.FILE_SUFFIX,
+# its cell from the command CELL given the load
+per_load_table() {
+    local suffix=$1 title=$2 text=$3 column=$4 cell=$5 f
+    compgen -G "$TMP/m/*.$suffix" >/dev/null || return 0
+    printf '\n## %s\n\n%s\n\n| load | %s |\n|---|---|\n' "$title" "$text" "$column"
+    for f in "$TMP"/m/*."$suffix"; do
+        f=$(basename "$f" ".$suffix")
+        echo "| $f | $("$cell" "$f") |"
+    done
+}
+jit_of() { rounds_of "$1" streamgate jit_ms; } # section -> "120/40/0" per round
 gc_of() { # section -> "9, 86 (34) / …" per round
     local f="$TMP/m/$1.streamgate"
     paste -d' ' "$f.gc_pauses" "$f.gc_ms" "$f.gc_max_ms" | awk '{printf "%s%s", (NR > 1 ? " / " : ""), ($1 > 0 ? $1 ", " $2 " (" $3 ")" : "0")} END {print ""}'
@@ -932,32 +944,12 @@ mkdir -p "$(dirname "$RESULTS_FILE")"
         d=$(rounds_of "$s" direct "$m"); [[ $s == json-* ]] && d=$(rounds_of json-direct direct "$m")
         echo "| $s | $m | $d | $(rounds_of "$s" streamgate "$m") | $(rounds_of "$s" nginx "$m") |"
     done
-    if compgen -G "$TMP/m/*.streamgate.jit_ms" >/dev/null; then
-        echo
-        echo "## Streamgate's JIT during the measured runs"
-        echo
-        echo "Milliseconds its compiler threads spent compiling during each measured run (jstat; 10 ms resolution), per round: a compile holds a core the proxies, the backend and the load generator share."
-        echo
-        echo "| load | ms per round |"
-        echo "|---|---|"
-        for f in "$TMP"/m/*.streamgate.jit_ms; do
-            s=$(basename "$f" .streamgate.jit_ms)
-            echo "| $s | $(rounds_of "$s" streamgate jit_ms) |"
-        done
-    fi
-    if compgen -G "$TMP/m/*.streamgate.gc_pauses" >/dev/null; then
-        echo
-        echo "## Streamgate's GC pauses during the measured runs"
-        echo
-        echo "Collector pauses that ended during each measured run (-Xlog:gc), per round: how many, their total and the longest (ms). A pause holds both event loops; compare with the per-round p99s above."
-        echo
-        echo "| load | pauses, total ms (longest) per round |"
-        echo "|---|---|"
-        for f in "$TMP"/m/*.streamgate.gc_pauses; do
-            s=$(basename "$f" .streamgate.gc_pauses)
-            echo "| $s | $(gc_of "$s") |"
-        done
-    fi
+    per_load_table streamgate.jit_ms "Streamgate's JIT during the measured runs" \
+        "Milliseconds its compiler threads spent compiling during each measured run (jstat; 10 ms resolution), per round: a compile holds a core the proxies, the backend and the load generator share." \
+        "ms per round" jit_of
+    per_load_table streamgate.gc_pauses "Streamgate's GC pauses during the measured runs" \
+        "Collector pauses that ended during each measured run (-Xlog:gc), per round: how many, their total and the longest (ms). A pause holds both event loops; compare with the per-round p99s above." \
+        "pauses, total ms (longest) per round" gc_of
     if compgen -G "$TMP/m/*.stalls" >/dev/null; then
         echo
         echo "## Host stalls during the measured runs"
