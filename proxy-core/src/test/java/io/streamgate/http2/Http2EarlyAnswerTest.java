@@ -120,21 +120,15 @@ class Http2EarlyAnswerTest {
      */
     @Test
     void aClientThatStallsAfterAnEarlyAnswerIsAskedToStopAndTheOtherStreamsGoOn() throws Exception {
-        RunningProxy proxy = proxy("  h2c: true");
-        H2Probe client = closer.add(new H2Probe(proxy.port(), true));
-        H2Probe.Stream stalled = client.open(H2Probe.headers("POST", "/early", "content-type", "application/octet-stream"), false);
-        client.data(stalled, new byte[100_000], false);
-        H2Probe.Outcome answer = stalled.outcome.get(5, TimeUnit.SECONDS);
-        assertEquals(401, answer.status(), answer::toString);
+        H2Probe client = h2cClient();
+        H2Probe.Stream stalled = postAnswered(client, "/early", 100_000, false, 401);
 
         H2Probe.Stream upload = client.open(H2Probe.headers("POST", "/echo/upload"), false);
         client.data(upload, new byte[BODY], true);
         H2Probe.Outcome uploaded = upload.outcome.get(10, TimeUnit.SECONDS);
         assertEquals(200, uploaded.status(), "an upload next to the stalled stream: " + uploaded);
 
-        assertEquals(NO_ERROR, stalled.reset.get(5, TimeUnit.SECONDS), "the stalled stream's reset code");
-        H2Probe.Stream after = client.open(H2Probe.headers("GET", "/echo/after"), true);
-        assertEquals(200, after.outcome.get(5, TimeUnit.SECONDS).status());
+        assertAskedToStopAndTheConnectionGoesOn(client, stalled, 5);
     }
 
     /**
@@ -143,27 +137,35 @@ class Http2EarlyAnswerTest {
      */
     @Test
     void aStreamWhoseBodyStallsGetsIts408AndANoErrorReset() throws Exception {
-        RunningProxy proxy = proxy("  h2c: true");
-        H2Probe client = closer.add(new H2Probe(proxy.port(), true));
-        H2Probe.Stream stalled = client.open(H2Probe.headers("POST", "/echo/stall", "content-type", "application/octet-stream"), false);
-        client.data(stalled, new byte[10_000], false);
-        H2Probe.Outcome answer = stalled.outcome.get(5, TimeUnit.SECONDS);
-        assertEquals(408, answer.status(), answer::toString);
-        assertEquals(NO_ERROR, stalled.reset.get(5, TimeUnit.SECONDS), "the stalled stream's reset code");
-        H2Probe.Stream after = client.open(H2Probe.headers("GET", "/echo/after"), true);
-        assertEquals(200, after.outcome.get(5, TimeUnit.SECONDS).status());
+        H2Probe client = h2cClient();
+        H2Probe.Stream stalled = postAnswered(client, "/echo/stall", 10_000, false, 408);
+        assertAskedToStopAndTheConnectionGoesOn(client, stalled, 5);
     }
 
     /** A client that goes on sending long after its answer is asked to stop with NO_ERROR, and is not read forever. */
     @Test
     void aClientThatSendsFarMoreAfterAnEarlyAnswerIsAskedToStop() throws Exception {
-        RunningProxy proxy = proxy("  h2c: true");
-        H2Probe client = closer.add(new H2Probe(proxy.port(), true));
-        H2Probe.Stream flood = client.open(H2Probe.headers("POST", "/early", "content-type", "application/octet-stream"), false);
-        client.data(flood, new byte[8 * BODY], true);
-        H2Probe.Outcome answer = flood.outcome.get(5, TimeUnit.SECONDS);
-        assertEquals(401, answer.status(), answer::toString);
-        assertEquals(NO_ERROR, flood.reset.get(10, TimeUnit.SECONDS), "the flooding stream's reset code");
+        H2Probe client = h2cClient();
+        H2Probe.Stream flood = postAnswered(client, "/early", 8 * BODY, true, 401);
+        assertAskedToStopAndTheConnectionGoesOn(client, flood, 10);
+    }
+
+    private H2Probe h2cClient() throws Exception {
+        return closer.add(new H2Probe(proxy("  h2c: true").port(), true));
+    }
+
+    /** POSTs {@code bytes} of body on a new stream, ending it or not, and waits for the answer {@code status}. */
+    private static H2Probe.Stream postAnswered(H2Probe client, String path, int bytes, boolean end, int status) throws Exception {
+        H2Probe.Stream s = client.open(H2Probe.headers("POST", path, "content-type", "application/octet-stream"), false);
+        client.data(s, new byte[bytes], end);
+        H2Probe.Outcome answer = s.outcome.get(5, TimeUnit.SECONDS);
+        assertEquals(status, answer.status(), answer::toString);
+        return s;
+    }
+
+    /** The stream is reset with NO_ERROR (stop sending, keep the answer), and the connection serves the next request. */
+    private static void assertAskedToStopAndTheConnectionGoesOn(H2Probe client, H2Probe.Stream s, int seconds) throws Exception {
+        assertEquals(NO_ERROR, s.reset.get(seconds, TimeUnit.SECONDS), "the stream's reset code");
         H2Probe.Stream after = client.open(H2Probe.headers("GET", "/echo/after"), true);
         assertEquals(200, after.outcome.get(5, TimeUnit.SECONDS).status());
     }
