@@ -343,16 +343,16 @@ record_stalls() { # section column start_ms: host stalls that began since, on an
     rec "$1" "$2" stall_ms "${out#* }"
 }
 record_gc() { # section instance start_ms: Streamgate's GC pauses that ended since (count, ms in all, longest ms)
-    local f=$TMP/raw/gc-$2.log out n ms max
+    local f=$TMP/raw/gc-$2.log col n ms max
     [[ $2 == sg-* && -f $f ]] || return 0
-    out=$(awk -v a="$3" -v b="$(now_ms)" '
+    read -r n ms max < <(awk -v a="$3" -v b="$(now_ms)" '
         / Pause / { t = substr($1, 2) + 0; d = $NF; sub(/ms$/, "", d)
                     if (t >= a && t <= b) { n++; ms += d; if (d > max) max = d } }
-        END { printf "%d %.0f %.0f", n, ms, max }' "$f")
-    read -r n ms max <<<"$out"
-    rec "$1" "$(column_of "$2")" gc_pauses "$n"
-    rec "$1" "$(column_of "$2")" gc_ms "$ms"
-    rec "$1" "$(column_of "$2")" gc_max_ms "$max"
+        END { printf "%d %.0f %.0f\n", n, ms, max }' "$f")
+    col=$(column_of "$2")
+    rec "$1" "$col" gc_pauses "$n"
+    rec "$1" "$col" gc_ms "$ms"
+    rec "$1" "$col" gc_max_ms "$max"
 }
 # Measures around a command: CPU ticks of the instance's processes, access-log lines written, Streamgate's JIT time.
 begin_measure() { M_TICKS=$(cpu_ticks "$1"); M_LINES=$(access_log_lines "$1"); M_JIT=$(jit_ms "$1"); M_T0=$(now_ms); }
