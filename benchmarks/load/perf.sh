@@ -44,6 +44,8 @@
 #   STALLS [auto]: a HostStallProbe pinned to each CPU (taskset) records the moments the host took a CPU away for
 #   20 ms or more (about 100 ms at a time on this VM, unseen by the guest); every measured run records how many it
 #   met and for how long, next to its p99. auto: when taskset is there; 0 skips it.
+#   REUSE_PORT [0]: 1 gives each proxy a listening socket per event loop / worker (SO_REUSEPORT): Streamgate's
+#   server.reuse_port, nginx's "listen ... reuseport"; both or neither, so that the comparison stays like for like
 #   GC_LOG [1]: Streamgate's JVMs log their collections (-Xlog:gc to a file in the run's directory), and every
 #   measured run records the pauses that ended in it (how many, their total and the longest), next to its p99; 0 skips
 # Ports 18080-18086 and 18091/18093/18095 on 127.0.0.1 must be free (with STREAMS_H2C, 18087/18088/18097 too).
@@ -96,6 +98,7 @@ SETTLE_JIT_MS=${SETTLE_JIT_MS:-100}
 SETTLE_MAX=$(secs "${SETTLE_MAX:-300}")
 STALLS=${STALLS:-auto}
 GC_LOG=${GC_LOG:-1}
+REUSE_PORT=${REUSE_PORT:-0}
 BACKEND_THREADS=${BACKEND_THREADS:-2}
 DATE=$(date +%Y-%m-%d)
 RESULTS_FILE=${RESULTS_FILE:-$ROOT/benchmarks/results/$DATE-perf.md}
@@ -222,16 +225,26 @@ start_streamgate_instance() { # instance
     [[ $inst == sg-bare ]] && opts+=(-Dlogback.configurationFile="$HERE/logback-bench.xml")
     # One line per pause, stamped with the epoch time at its end, so that each run can count the pauses it met.
     [[ $GC_LOG != 0 ]] && opts+=("-Xlog:gc:file=$TMP/raw/gc-$inst.log:timemillis")
+    local config=$HERE/${SG_CONFIG[$inst]}
+    if [[ $REUSE_PORT == 1 ]]; then # the server's listen comes first; the admin listener keeps one socket
+        config=$TMP/$inst.yaml
+        awk '!done && /^  listen:/ {print; print "  reuse_port: true"; done = 1; next} {print}' \
+            "$HERE/${SG_CONFIG[$inst]}" >"$config"
+    fi
     # shellcheck disable=SC2086
     (cd "$TMP" && BENCH_TMP=$TMP exec "$STREAMGATE_JAVA" ${STREAMGATE_JAVA_OPTS:-} "${opts[@]}" -jar "$STREAMGATE_JAR" \
-        --config "$HERE/${SG_CONFIG[$inst]}" >"$TMP/$inst.log" 2>&1) &
+        --config "$config" >"$TMP/$inst.log" 2>&1) &
     PIDS+=($!); PID[$inst]=$!
     wait_for_port "Streamgate ($inst)" "${PORT[$inst]}" "$!" "$TMP/$inst.log"
 }
 start_nginx_instance() { # instance
     local inst=$1 dir=$TMP/$1 conf=${NG_CONFIG[$1]}
     mkdir -p "$dir/logs"
-    cp "$HERE/$conf" "$dir/"
+    if [[ $REUSE_PORT == 1 ]]; then
+        sed 's/ backlog=4096;/ backlog=4096 reuseport;/' "$HERE/$conf" >"$dir/$conf"
+    else
+        cp "$HERE/$conf" "$dir/"
+    fi
     [[ -d $TMP/tls ]] && cp -r "$TMP/tls" "$dir/"
     chmod -R a+rwX "$dir"
     nginx -c "$dir/$conf" -p "$dir/" -e "$dir/error.log" -g "worker_rlimit_nofile $NOFILE;" >"$TMP/$inst.log" 2>&1 &
@@ -777,7 +790,7 @@ mkdir -p "$(dirname "$RESULTS_FILE")"
     echo "- Load average before the run: $LOAD_BEFORE (anything above ~0.5 means other work was competing for the CPUs)."
     echo "- Java: Streamgate $("$STREAMGATE_JAVA" -version 2>&1 | head -1), BenchBackend and probes $(java -version 2>&1 | head -1); nginx: $(nginx -v 2>&1 | sed 's/.*version: //') ($(nginx -V 2>&1 | grep -o 'running with OpenSSL [0-9.a-z]*' || echo OpenSSL)); wrk: $(wrk -v 2>&1 | head -1 | awk '{print $2}')$(has_load h2 && echo "; $(h2load --version | head -1)")"
     echo "- Streamgate commit: $COMMIT; transport: $(transport_of "$SG_INST"); ${TLS_PROVIDER:+$TLS_PROVIDER; }BenchBackend: $(grep -o 'transport=[a-z_]*' "$TMP/direct.log" | head -1 | cut -d= -f2), $BACKEND_THREADS threads; nginx: epoll, worker_processes auto ($(nproc))"
-    echo "- JVM options: Streamgate '${STREAMGATE_JAVA_OPTS:-defaults}'$([[ $GC_LOG != 0 ]] && echo " and -Xlog:gc to a file (GC_LOG)"), BenchBackend and probes '${BENCH_JAVA_OPTS:-defaults}'. Open-files limit: $NOFILE."
+    echo "- JVM options: Streamgate '${STREAMGATE_JAVA_OPTS:-defaults}'$([[ $GC_LOG != 0 ]] && echo " and -Xlog:gc to a file (GC_LOG)"), BenchBackend and probes '${BENCH_JAVA_OPTS:-defaults}'. Open-files limit: $NOFILE. Listening sockets: $([[ $REUSE_PORT == 1 ]] && echo "one per event loop / worker (REUSE_PORT=1: Streamgate's reuse_port, nginx's reuseport)" || echo "one per listener (REUSE_PORT=0)")."
     echo "- Everything (backend, proxies, load generators) shares the same $(nproc) cores; a proxy that uses more CPU also slows the backend and the client."
     profiles=()
     [[ -n ${NEED[sg-bare]:-} ]] && profiles+=("**bare** = proxying only, access logs off (\`streamgate-bench.yaml\` + \`logback-bench.xml\`, \`nginx.conf\`)")

@@ -2,7 +2,7 @@ package io.streamgate;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
@@ -46,6 +46,7 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -73,8 +74,8 @@ public final class Streamgate implements AutoCloseable {
     private final Transport transport;
     private final EventLoopGroup group;
     private final Gateway gateway;
-    private final Channel serverChannel;
-    private final Channel redirectChannel;
+    private final ClientListener listener;
+    private final ClientListener redirect;
     private final CertificateReloader certificates;
     private final ChannelGroup connections;
     private final AtomicBoolean closing = new AtomicBoolean();
@@ -84,16 +85,16 @@ public final class Streamgate implements AutoCloseable {
     /** Background health checks, load scrapes and model list fetches, by upstream object; guarded by this. */
     private final java.util.Map<Upstream, UpstreamMonitor> monitors = new java.util.IdentityHashMap<>();
 
-    private Streamgate(ProxyConfig config, Transport transport, EventLoopGroup group, Gateway gateway, Channel serverChannel,
-                       Channel redirectChannel, CertificateReloader certificates, ChannelGroup connections) {
+    private Streamgate(ProxyConfig config, Transport transport, EventLoopGroup group, Gateway gateway, ClientListener listener,
+                       ClientListener redirect, CertificateReloader certificates, ChannelGroup connections) {
         this.config = config;
         this.startConfig = config;
         this.clock = gateway.clock();
         this.transport = transport;
         this.group = group;
         this.gateway = gateway;
-        this.serverChannel = serverChannel;
-        this.redirectChannel = redirectChannel;
+        this.listener = listener;
+        this.redirect = redirect;
         this.certificates = certificates;
         this.connections = connections;
     }
@@ -140,8 +141,9 @@ public final class Streamgate implements AutoCloseable {
         ChannelGroup connections = new DefaultChannelGroup("streamgate-clients", GlobalEventExecutor.INSTANCE);
         AccessLog.useFormat(config.accessLog().format());
         Gateway gateway = newGateway(config, options, transport, connections);
-        ServerBootstrap bootstrap = new ServerBootstrap()
-                .group(group)
+        ChannelInitializer<Channel> clients = GatewayServer.channelInitializer(gateway, connections, certificates);
+        ClientListener listener = listen(server.host(), server.port(), group, transport, server.reusePort(), loops -> new ServerBootstrap()
+                .group(loops)
                 .channel(transport.serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .option(ChannelOption.SO_REUSEADDR, true)
@@ -149,28 +151,28 @@ public final class Streamgate implements AutoCloseable {
                 // only cost a second setsockopt per connection (round 13).
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(32 * 1024, 64 * 1024))
-                .childHandler(GatewayServer.channelInitializer(gateway, connections, certificates));
-        Channel listener = bind(bootstrap, server.host(), server.port(), group, certificates, null);
-        Channel redirect = null;
+                .childHandler(clients), certificates, null);
+        ClientListener redirect = null;
         if (server.redirect() != null) {
-            int tlsPort = ((InetSocketAddress) listener.localAddress()).getPort();
-            ServerBootstrap plain = new ServerBootstrap()
-                    .group(group)
+            int tlsPort = listener.address().getPort();
+            ChannelInitializer<Channel> redirects = GatewayServer.redirectInitializer(gateway, () -> tlsPort);
+            redirect = listen(server.redirect().host(), server.redirect().port(), group, transport, false, loops -> new ServerBootstrap()
+                    .group(loops)
                     .channel(transport.serverChannel())
                     .option(ChannelOption.SO_REUSEADDR, true)
-                    .childHandler(GatewayServer.redirectInitializer(gateway, () -> tlsPort));
-            redirect = bind(plain, server.redirect().host(), server.redirect().port(), group, certificates, listener);
+                    .childHandler(redirects), certificates, listener);
         }
         Streamgate gw = new Streamgate(config, transport, group, gateway, listener, redirect, certificates, connections);
         gw.superviseUpstreams();
         String missing = Transport.unavailabilityReport();
-        LOG.info("listening on {} ({}) with {} transport, {} event loop{}{}", gw.address(),
+        LOG.info("listening on {} ({}) with {} transport, {} event loop{}{}{}", gw.address(),
                 certificates == null ? (server.h2c() ? "HTTP/1.1 and h2c" : "HTTP/1.1")
                         : "TLS by " + TlsContexts.providerName() + (server.http2() ? ", h2 and HTTP/1.1" : ", HTTP/1.1"),
                 transport.name(), threads, threads == 1 ? "" : "s",
+                listener.sockets() > 1 ? " accepting on a socket each (reuse_port)" : "",
                 missing.isEmpty() || transport.name().equals("io_uring") ? "" : " (" + missing + ")");
         if (redirect != null) {
-            LOG.info("redirecting plain HTTP on {} to HTTPS", redirect.localAddress());
+            LOG.info("redirecting plain HTTP on {} to HTTPS", redirect.address());
         }
         if (Runtime.version().feature() >= 24 && !PlatformDependent.hasUnsafe()) {
             // Netty stops using sun.misc.Unsafe on Java 24+ unless allowed; its fallback buffer access costs about
@@ -220,20 +222,21 @@ public final class Streamgate implements AutoCloseable {
     }
 
     /** Binds, or undoes everything started so far and throws. */
-    private static Channel bind(ServerBootstrap bootstrap, String host, int port, EventLoopGroup group,
-                                CertificateReloader certificates, Channel alreadyBound) {
-        ChannelFuture bound = bootstrap.bind(host, port).awaitUninterruptibly();
-        if (!bound.isSuccess()) {
+    private static ClientListener listen(String host, int port, EventLoopGroup group, Transport transport, boolean perLoop,
+                                         Function<EventLoopGroup, ServerBootstrap> bootstrap,
+                                         CertificateReloader certificates, ClientListener alreadyBound) {
+        try {
+            return ClientListener.bind(host, port, group, transport, perLoop, bootstrap);
+        } catch (IllegalStateException e) {
             if (alreadyBound != null) {
-                alreadyBound.close().awaitUninterruptibly();
+                alreadyBound.close();
             }
             if (certificates != null) {
                 certificates.close();
             }
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-            throw new IllegalStateException("cannot listen on " + host + ":" + port + ": " + bound.cause().getMessage(), bound.cause());
+            throw e;
         }
-        return bound.channel();
     }
 
     public int port() {
@@ -241,7 +244,7 @@ public final class Streamgate implements AutoCloseable {
     }
 
     public InetSocketAddress address() {
-        return (InetSocketAddress) serverChannel.localAddress();
+        return listener.address();
     }
 
     public String transportName() {
@@ -477,9 +480,9 @@ public final class Streamgate implements AutoCloseable {
             long deadline = System.nanoTime() + drain.toNanos();
             gateway.drainUntil(deadline);
             gateway.startDraining();
-            serverChannel.close().awaitUninterruptibly();
-            if (redirectChannel != null) {
-                redirectChannel.close().awaitUninterruptibly();
+            listener.close();
+            if (redirect != null) {
+                redirect.close();
             }
             if (certificates != null) {
                 certificates.close();

@@ -229,7 +229,7 @@ public final class ConfigLoader {
     }
 
     private ServerConfig server(ConfigNode node) throws ConfigException {
-        Map<String, ConfigNode> f = node.fields("listen", "io_threads", "transport", "client_idle_timeout", "drain_timeout", "shutdown_delay",
+        Map<String, ConfigNode> f = node.fields("listen", "io_threads", "transport", "reuse_port", "client_idle_timeout", "drain_timeout", "shutdown_delay",
                 "limits", "tls", "http2", "h2c", "max_concurrent_streams", "redirect_listen", "ip", "trusted_proxies",
                 "proxy_protocol", "allow_encoded_in_path");
         ConfigNode listen = require(node, f, "listen");
@@ -240,6 +240,7 @@ public final class ConfigLoader {
             ConfigNode t = f.get("transport");
             transport = t.enumValue(TransportChoice.class);
         }
+        boolean reusePort = f.containsKey("reuse_port") && f.get("reuse_port").bool();
         Duration idle = durationOr(f, "client_idle_timeout", Duration.ofSeconds(75), false);
         Duration drain = durationOr(f, "drain_timeout", Duration.ofSeconds(30), true);
         Duration shutdownDelay = durationOr(f, "shutdown_delay", Duration.ZERO, true);
@@ -268,7 +269,7 @@ public final class ConfigLoader {
                 encoded.add(c.enumValue(EncodedPathCharacter.class));
             }
         }
-        return new ServerConfig(hp.host, hp.port, ioThreads, transport, idle, drain, shutdownDelay, limits, tls, http2, h2c, streams,
+        return new ServerConfig(hp.host, hp.port, ioThreads, transport, reusePort, idle, drain, shutdownDelay, limits, tls, http2, h2c, streams,
                 redirect, ip, trusted, proxyProtocol, encoded);
     }
 

@@ -7,6 +7,7 @@ import java.util.Set;
 /**
  * The client-facing listener.
  *
+ * @param reusePort      one listening socket per event loop (SO_REUSEPORT) rather than one for all
  * @param tls            TLS termination, or null for plain HTTP
  * @param redirect       a plain listener that redirects to the TLS listener, or null
  * @param trustedProxies CIDRs of peers whose X-Forwarded-For or PROXY header is believed
@@ -19,6 +20,7 @@ public record ServerConfig(
         int port,
         int ioThreads,
         TransportChoice transport,
+        boolean reusePort,
         Duration clientIdleTimeout,
         Duration drainTimeout,
         Duration shutdownDelay,

@@ -27,6 +27,7 @@ public final class RestartRequired {
         differs(out, "server.listen", a.host() + ":" + a.port(), b.host() + ":" + b.port());
         differs(out, "server.transport", a.transport(), b.transport());
         differs(out, "server.io_threads", a.ioThreads(), b.ioThreads());
+        differs(out, "server.reuse_port", a.reusePort(), b.reusePort());
         differs(out, "server.tls", a.tls(), b.tls());
         differs(out, "server.http2", a.http2(), b.http2());
         differs(out, "server.redirect_listen", a.redirect(), b.redirect());

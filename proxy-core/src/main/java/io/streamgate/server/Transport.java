@@ -1,5 +1,6 @@
 package io.streamgate.server;
 
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -10,14 +11,17 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioChannelOption;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringIoHandlerConfig;
 import io.netty.channel.uring.IoUringServerSocketChannel;
+import io.netty.channel.unix.UnixChannelOption;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.streamgate.config.ServerConfig.TransportChoice;
+import java.net.StandardSocketOptions;
 import java.util.function.Supplier;
 
 /**
@@ -107,6 +111,11 @@ public final class Transport {
 
     public EventLoopGroup newGroup(int threads) {
         return new MultiThreadIoEventLoopGroup(threads, factory.get());
+    }
+
+    /** SO_REUSEPORT as this transport's server channels take it: the native ones have it as a Unix option. */
+    public ChannelOption<Boolean> reusePortOption() {
+        return name.equals("nio") ? NioChannelOption.of(StandardSocketOptions.SO_REUSEPORT) : UnixChannelOption.SO_REUSEPORT;
     }
 
     public Class<? extends ServerChannel> serverChannel() {
