@@ -154,14 +154,10 @@ if has_load sse && [[ $RESIDENCE != 0 ]]; then
 fi
 STREAMGATE_JAVA=${STREAMGATE_JAVA:-java}
 "$STREAMGATE_JAVA" -version >/dev/null 2>&1 || die "STREAMGATE_JAVA=$STREAMGATE_JAVA does not run"
-# As the Docker image runs it: on Java 24+ Netty uses sun.misc.Unsafe only when allowed (Java 17 knows no such flag).
 # jstat reads the JVM's performance counters from its shared-memory file: nothing runs inside the measured process.
 JSTAT=$(dirname "$(readlink -f "$(command -v "$STREAMGATE_JAVA")")")/jstat
 [[ -x $JSTAT ]] || { JSTAT=; log "no jstat next to $STREAMGATE_JAVA (a JRE?): the JIT is neither settled nor recorded"; }
-if [[ ${STREAMGATE_JAVA_OPTS:-} != *sun-misc-unsafe-memory-access* ]] \
-        && "$STREAMGATE_JAVA" --sun-misc-unsafe-memory-access=allow -version >/dev/null 2>&1; then
-    STREAMGATE_JAVA_OPTS="${STREAMGATE_JAVA_OPTS:+$STREAMGATE_JAVA_OPTS }--sun-misc-unsafe-memory-access=allow"
-fi
+allow_netty_unsafe
 
 # ---- open files: ~2 per stream in a proxy (client + upstream socket) -------------------------------------------
 HARD_NOFILE=$(ulimit -Hn)

@@ -36,10 +36,7 @@ require_tools "nginx (apt-get install nginx-light)" "wrk (apt-get install wrk)" 
     "taskset (apt-get install util-linux)" "$JCMD (a JDK's jcmd next to STREAMGATE_JAVA)"
 require_free_ports 18080 18083 18084 18086 18093
 ensure_jars
-if [[ ${STREAMGATE_JAVA_OPTS:-} != *sun-misc-unsafe-memory-access* ]] \
-        && "$STREAMGATE_JAVA" --sun-misc-unsafe-memory-access=allow -version >/dev/null 2>&1; then
-    STREAMGATE_JAVA_OPTS="${STREAMGATE_JAVA_OPTS:+$STREAMGATE_JAVA_OPTS }--sun-misc-unsafe-memory-access=allow"
-fi
+allow_netty_unsafe
 RESIDENCE_ON=
 if [[ $LOAD == sse && $RESIDENCE != 0 ]]; then
     if residence_available; then

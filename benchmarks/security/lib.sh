@@ -39,6 +39,15 @@ ensure_jars() {
     BENCH_JAR=$BUILD_DIR/benchmarks/target/benchmarks.jar
 }
 
+# On Java 24+ Netty uses sun.misc.Unsafe only when allowed, as the Docker image allows it: adds the flag to
+# STREAMGATE_JAVA_OPTS when STREAMGATE_JAVA [java] takes it (Java 17 knows no such flag) and the options lack it.
+allow_netty_unsafe() {
+    if [[ ${STREAMGATE_JAVA_OPTS:-} != *sun-misc-unsafe-memory-access* ]] \
+            && "${STREAMGATE_JAVA:-java}" --sun-misc-unsafe-memory-access=allow -version >/dev/null 2>&1; then
+        STREAMGATE_JAVA_OPTS="${STREAMGATE_JAVA_OPTS:+$STREAMGATE_JAVA_OPTS }--sun-misc-unsafe-memory-access=allow"
+    fi
+}
+
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 require_free_ports() {
