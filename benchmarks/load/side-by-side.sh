@@ -7,7 +7,8 @@
 # Knobs (defaults in brackets):
 #   A_JAR, B_JAR [STREAMGATE_JAR]: the jars (the same one twice to compare two configurations)
 #   A_YAML, B_YAML [YAML]: extra lines for the server section of each gateway, e.g. B_YAML='reuse_port: true'
-#   CONFIG [streamgate-typical.yaml]: the configuration both start from (in benchmarks/load; its ports are moved)
+#   CONFIG [streamgate-typical.yaml]: the configuration both start from (in benchmarks/load; its ports and access
+#   log file are moved; plain HTTP only: the script makes no certificates)
 #   CLOSE [1]: 1 sends "Connection: close" (a new connection per request), 0 keeps connections alive
 #   ROUNDS [10]  DURATION [10] (seconds per run)  WARMUP [20] (seconds of wrk per gateway, with and without
 #   keep-alive, before the rounds)  CONNECTIONS [64]  THREADS [2]  BACKEND_THREADS [2]
