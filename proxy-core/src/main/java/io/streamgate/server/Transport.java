@@ -14,11 +14,11 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioChannelOption;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.channel.unix.UnixChannelOption;
 import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringIoHandlerConfig;
 import io.netty.channel.uring.IoUringServerSocketChannel;
-import io.netty.channel.unix.UnixChannelOption;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.streamgate.config.ServerConfig.TransportChoice;
 import java.net.StandardSocketOptions;
@@ -35,13 +35,16 @@ public final class Transport {
     private final Supplier<IoHandlerFactory> factory;
     private final Class<? extends ServerChannel> serverChannel;
     private final Class<? extends SocketChannel> clientChannel;
+    /** SO_REUSEPORT as this transport's server channels take it: the native ones have it as a Unix option. */
+    private final ChannelOption<Boolean> reusePort;
 
     private Transport(String name, Supplier<IoHandlerFactory> factory, Class<? extends ServerChannel> serverChannel,
-                      Class<? extends SocketChannel> clientChannel) {
+                      Class<? extends SocketChannel> clientChannel, ChannelOption<Boolean> reusePort) {
         this.name = name;
         this.factory = factory;
         this.serverChannel = serverChannel;
         this.clientChannel = clientChannel;
+        this.reusePort = reusePort;
     }
 
     /**
@@ -83,7 +86,7 @@ public final class Transport {
 
     private static Transport ioUring() {
         return new Transport("io_uring", () -> IoUringIoHandler.newFactory(ioUringConfig()), IoUringServerSocketChannel.class,
-                IoUringSocketChannel.class);
+                IoUringSocketChannel.class, UnixChannelOption.SO_REUSEPORT);
     }
 
     /**
@@ -98,11 +101,13 @@ public final class Transport {
     }
 
     private static Transport epoll() {
-        return new Transport("epoll", EpollIoHandler::newFactory, EpollServerSocketChannel.class, EpollSocketChannel.class);
+        return new Transport("epoll", EpollIoHandler::newFactory, EpollServerSocketChannel.class, EpollSocketChannel.class,
+                UnixChannelOption.SO_REUSEPORT);
     }
 
     private static Transport nio() {
-        return new Transport("nio", NioIoHandler::newFactory, NioServerSocketChannel.class, NioSocketChannel.class);
+        return new Transport("nio", NioIoHandler::newFactory, NioServerSocketChannel.class, NioSocketChannel.class,
+                NioChannelOption.of(StandardSocketOptions.SO_REUSEPORT));
     }
 
     public String name() {
@@ -113,9 +118,8 @@ public final class Transport {
         return new MultiThreadIoEventLoopGroup(threads, factory.get());
     }
 
-    /** SO_REUSEPORT as this transport's server channels take it: the native ones have it as a Unix option. */
     public ChannelOption<Boolean> reusePortOption() {
-        return name.equals("nio") ? NioChannelOption.of(StandardSocketOptions.SO_REUSEPORT) : UnixChannelOption.SO_REUSEPORT;
+        return reusePort;
     }
 
     public Class<? extends ServerChannel> serverChannel() {
