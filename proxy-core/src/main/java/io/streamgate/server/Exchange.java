@@ -76,7 +76,12 @@ final class Exchange implements UpstreamListener {
     private final Snapshot snapshot;
     /** The route's upstream, or the one model routing picked (the lease's). */
     private Upstream upstream;
-    private final HttpRequest request;
+    /**
+     * The request head, for sending it (again, on a retry or failover) and for the cache; dropped, with the body peek
+     * that shares it, once the response has started, as nothing sends it after that: a long stream then keeps only
+     * what the access log needs (its {@link #record}), and a young collection copies ~0.7 KB less per open stream.
+     */
+    private HttpRequest request;
     private final RequestTarget target;
     private final String requestId;
     private final ExchangeRecord record;
@@ -758,6 +763,8 @@ final class Exchange implements UpstreamListener {
         responseStarted = true;
         firstByteDeadline = Long.MAX_VALUE;
         heldBody.dropReplay();
+        request = null;
+        peek = null;
         record.firstByteNanos = now - startNanos;
         record.status = response.status().code();
         upstreamKeepAlive = HopByHopHeaders.keepAlive(response);
