@@ -13,6 +13,8 @@
 #   ROUNDS [10]  DURATION [10] (seconds per run)  WARMUP [20] (seconds of wrk per gateway, with and without
 #   keep-alive, before the rounds)  CONNECTIONS [64]  THREADS [2]  BACKEND_THREADS [2]
 #   STREAMGATE_JAVA [java]  STREAMGATE_JAVA_OPTS (on Java 24+ --sun-misc-unsafe-memory-access=allow is added)
+#   A_JAVA_OPTS, B_JAVA_OPTS: JVM options for one gateway only, after STREAMGATE_JAVA_OPTS, e.g.
+#   B_JAVA_OPTS=-XX:+UseCompactObjectHeaders
 #   STREAMGATE_JAR, BENCH_JAR, REBUILD, MVN_FLAGS, BUILD_DIR, KEEP_TMP: see benchmarks/security/lib.sh
 # Ports 18080, 18183/18193 (A) and 18283/18293 (B) on 127.0.0.1 must be free.
 set -euo pipefail
@@ -33,7 +35,7 @@ THREADS=${THREADS:-2}
 STREAMGATE_JAVA=${STREAMGATE_JAVA:-java}
 allow_netty_unsafe
 declare -A PORT=([A]=18183 [B]=18283) ADMIN=([A]=18193 [B]=18293) JAR=([A]=$A_JAR [B]=$B_JAR) \
-    EXTRA=([A]=${A_YAML:-${YAML:-}} [B]=${B_YAML:-${YAML:-}}) PID
+    EXTRA=([A]=${A_YAML:-${YAML:-}} [B]=${B_YAML:-${YAML:-}}) JVM=([A]=${A_JAVA_OPTS:-} [B]=${B_JAVA_OPTS:-}) PID
 require_free_ports 18080 "${PORT[A]}" "${ADMIN[A]}" "${PORT[B]}" "${ADMIN[B]}"
 
 BACKEND_THREADS=${BACKEND_THREADS:-2} start_bench_backend 18080
@@ -46,7 +48,7 @@ for g in A B; do
         /^  file: / { print "  file: \"" accesslog "\""; next }
         { print }' "$HERE/$CONFIG" >"$TMP/$g.yaml"
     # shellcheck disable=SC2086
-    (cd "$TMP" && BENCH_TMP=$TMP exec "$STREAMGATE_JAVA" ${STREAMGATE_JAVA_OPTS:-} -jar "${JAR[$g]}" \
+    (cd "$TMP" && BENCH_TMP=$TMP exec "$STREAMGATE_JAVA" ${STREAMGATE_JAVA_OPTS:-} ${JVM[$g]} -jar "${JAR[$g]}" \
         --config "$TMP/$g.yaml" >"$TMP/$g.log" 2>&1) &
     PIDS+=($!); PID[$g]=$!
     wait_for_port "Streamgate $g" "${PORT[$g]}" "$!" "$TMP/$g.log"
@@ -83,8 +85,8 @@ done
 
 # Per round B/A; the medians of those ratios and in how many rounds B was the better one.
 echo "Side by side ($(date +%F), $ROUNDS rounds of ${DURATION}s, wrk -c$CONNECTIONS$([[ $CLOSE == 1 ]] && echo " with Connection: close"), $CONFIG):"
-echo "A: ${A_JAR}${EXTRA[A]:+ + ${EXTRA[A]//$'\n'/; }}"
-echo "B: ${B_JAR}${EXTRA[B]:+ + ${EXTRA[B]//$'\n'/; }}"
+echo "A: ${A_JAR}${JVM[A]:+ with ${JVM[A]}}${EXTRA[A]:+ + ${EXTRA[A]//$'\n'/; }}"
+echo "B: ${B_JAR}${JVM[B]:+ with ${JVM[B]}}${EXTRA[B]:+ + ${EXTRA[B]//$'\n'/; }}"
 awk '
     { rps[$1, $2] = $3; p99[$1, $2] = $4; cpu[$1, $2] = $5; if ($6) errors++; if ($1 > rounds) rounds = $1 }
     function median(a, n,   i, j, t) {

@@ -6,6 +6,8 @@
 # and the classes they are made of, Netty's direct memory, and RSS. Results: benchmarks/results/<date>-stream-memory.md.
 #
 # Knobs: STREAMS [2000]  STREAMGATE_JAR, BENCH_JAR (prebuilt jars)  STREAMGATE_JAVA_OPTS  RESULTS_FILE  KEEP_TMP [0]
+#   STREAMGATE_JAVA [java]: the java that runs Streamgate (its JDK's jcmd counts the heap; on Java 24+ the Unsafe flag
+#   is added, as perf.sh does)
 # Ports 18080, 18083 and 18093 on 127.0.0.1 must be free.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../security/lib.sh"
@@ -13,7 +15,11 @@ HERE=$ROOT/benchmarks/load
 STREAMS=${STREAMS:-2000}
 RESULTS_FILE=${RESULTS_FILE:-$ROOT/benchmarks/results/$(date +%Y-%m-%d)-stream-memory.md}
 
-require_tools "jcmd (a JDK)" "curl (apt-get install curl)"
+require_tools "curl (apt-get install curl)"
+STREAMGATE_JAVA=${STREAMGATE_JAVA:-java}
+JCMD=$(dirname "$(readlink -f "$(command -v "$STREAMGATE_JAVA")")")/jcmd
+[[ -x $JCMD ]] || die "no jcmd next to $STREAMGATE_JAVA: a JDK is needed to count the heap"
+allow_netty_unsafe
 ensure_jars
 require_free_ports 18080 18083 18093
 need=$(( 2 * STREAMS + 200 ))
@@ -27,7 +33,7 @@ start_streamgate "$HERE/streamgate-typical.yaml" 18083
 SG=${PIDS[-1]}
 
 histogram() { # FILE: live objects by class (a full GC first)
-    jcmd "$SG" GC.class_histogram >"$1" || die "jcmd GC.class_histogram failed"
+    "$JCMD" "$SG" GC.class_histogram >"$1" || die "jcmd GC.class_histogram failed"
 }
 direct_mib() {
     curl -s --max-time 5 http://127.0.0.1:18093/metrics \
@@ -73,7 +79,7 @@ per_stream=$(( (heap1 - heap0) / STREAMS ))
 {
     echo "# Memory per open stream ($(date +%Y-%m-%d))"
     echo
-    echo "- $(machine_line)"
+    echo "- $(machine_line); Streamgate on $("$STREAMGATE_JAVA" -version 2>&1 | head -1)"
     echo "- Streamgate commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown), typical profile"
     echo "  (\`streamgate-typical.yaml\`), JVM options '${STREAMGATE_JAVA_OPTS:-defaults}'."
     echo "- $STREAMS idle SSE streams through the gateway (client connection, upstream connection, the exchange"

@@ -115,7 +115,7 @@ start_bench_backend() {
 # start_streamgate CONFIG_FILE PORT
 start_streamgate() {
     # shellcheck disable=SC2086
-    java ${STREAMGATE_JAVA_OPTS:-} -Dlogback.configurationFile="$ROOT/benchmarks/load/logback-bench.xml" \
+    "${STREAMGATE_JAVA:-java}" ${STREAMGATE_JAVA_OPTS:-} -Dlogback.configurationFile="$ROOT/benchmarks/load/logback-bench.xml" \
         -jar "$STREAMGATE_JAR" --config "$1" >"$TMP/streamgate.log" 2>&1 &
     PIDS+=($!); wait_for_port Streamgate "$2" "$!" "$TMP/streamgate.log"
 }
