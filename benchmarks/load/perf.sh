@@ -355,7 +355,7 @@ record_gc() { # section instance start_ms: Streamgate's GC pauses that ended sin
     local f=$TMP/raw/gc-$2.log col n ms max
     [[ $2 == sg-* && -f $f ]] || return 0
     read -r n ms max < <(awk -v a="$3" -v b="$(now_ms)" '
-        / Pause / { t = substr($1, 2) + 0; d = $NF; sub(/ms$/, "", d)
+        / Pause / { t = substr($1, 2) + 0; d = $NF; sub(/ms$/, "", d); d += 0 # a number: "9.1" > "45.0" as text
                     if (t >= a && t <= b) { n++; ms += d; if (d > max) max = d } }
         END { printf "%d %.0f %.0f\n", n, ms, max }' "$f")
     col=$(column_of "$2")
