@@ -155,7 +155,7 @@ fi
 STREAMGATE_JAVA=${STREAMGATE_JAVA:-java}
 "$STREAMGATE_JAVA" -version >/dev/null 2>&1 || die "STREAMGATE_JAVA=$STREAMGATE_JAVA does not run"
 # jstat reads the JVM's performance counters from its shared-memory file: nothing runs inside the measured process.
-JSTAT=$(dirname "$(readlink -f "$(command -v "$STREAMGATE_JAVA")")")/jstat
+JSTAT=$(jdk_tool jstat)
 [[ -x $JSTAT ]] || { JSTAT=; log "no jstat next to $STREAMGATE_JAVA (a JRE?): the JIT is neither settled nor recorded"; }
 allow_netty_unsafe
 

@@ -29,7 +29,7 @@ RESIDENCE=${RESIDENCE:-auto}
 [[ $LOAD == json || $LOAD == sse ]] || die "LOAD must be json or sse"
 STREAMGATE_JAVA=${STREAMGATE_JAVA:-java}
 SG_CONFIG=${SG_CONFIG:-$HERE/streamgate-typical.yaml}
-JCMD=$(dirname "$(readlink -f "$(command -v "$STREAMGATE_JAVA")")")/jcmd
+JCMD=$(jdk_tool jcmd)
 
 (($(nproc) >= 2)) || die "needs 2 CPUs"
 require_tools "nginx (apt-get install nginx-light)" "wrk (apt-get install wrk)" "curl (apt-get install curl)" \

@@ -15,10 +15,9 @@ HERE=$ROOT/benchmarks/load
 STREAMS=${STREAMS:-2000}
 RESULTS_FILE=${RESULTS_FILE:-$ROOT/benchmarks/results/$(date +%Y-%m-%d)-stream-memory.md}
 
-require_tools "curl (apt-get install curl)"
 STREAMGATE_JAVA=${STREAMGATE_JAVA:-java}
-JCMD=$(dirname "$(readlink -f "$(command -v "$STREAMGATE_JAVA")")")/jcmd
-[[ -x $JCMD ]] || die "no jcmd next to $STREAMGATE_JAVA: a JDK is needed to count the heap"
+JCMD=$(jdk_tool jcmd)
+require_tools "curl (apt-get install curl)" "$JCMD (a JDK's jcmd next to STREAMGATE_JAVA)"
 allow_netty_unsafe
 ensure_jars
 require_free_ports 18080 18083 18093

@@ -48,6 +48,10 @@ allow_netty_unsafe() {
     fi
 }
 
+# jdk_tool NAME: the path of the JDK tool NAME (jcmd, jstat) next to STREAMGATE_JAVA [java], so that it speaks to the
+# JVM that runs Streamgate; the path may not exist (a JRE), which the caller checks.
+jdk_tool() { echo "$(dirname "$(readlink -f "$(command -v "${STREAMGATE_JAVA:-java}")")")/$1"; }
+
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 require_free_ports() {
