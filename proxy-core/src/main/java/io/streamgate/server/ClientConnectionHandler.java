@@ -143,7 +143,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         socketPeerText = socketPeer == null ? "-" : NetUtil.toAddressString(socketPeer);
         // Not becameIdle(): while shutdown is announced but the listener still accepts, a new connection gets to
         // send its request (answered with Connection: close) instead of being closed unheard.
-        startIdleClock();
+        startIdleClock(System.nanoTime());
         ctx.read();
     }
 
@@ -461,7 +461,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             releaseQueued();
         } else {
             startDiscarding(written);
-            becameIdle();
+            becameIdle(System.nanoTime());
         }
     }
 
@@ -490,7 +490,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         }
         drainQueue();
         if (current == null && queued.isEmpty() && !closing) {
-            becameIdle();
+            becameIdle(e.endNanos());
         }
         updateReading();
     }
@@ -589,18 +589,21 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
         return gateway.snapshot().config().server().limits().bodyIdleTimeout().toNanos();
     }
 
-    /** Starts the client_idle_timeout: a connection with no request in flight for that long is closed. */
-    private void becameIdle() {
+    /**
+     * Starts the client_idle_timeout from {@code now} (System.nanoTime()): a connection with no request in flight for
+     * that long is closed.
+     */
+    private void becameIdle(long now) {
         headStarted = -1;
         if (gateway.draining() && !http2) {
             ctx.close();
             return;
         }
-        startIdleClock();
+        startIdleClock(now);
     }
 
-    private void startIdleClock() {
-        idleSince = System.nanoTime();
+    private void startIdleClock(long now) {
+        idleSince = now;
         timer.wakeAt(idleSince + gateway.snapshot().config().server().clientIdleTimeout().toNanos());
     }
 

@@ -86,6 +86,8 @@ final class Exchange implements UpstreamListener {
     private final String requestId;
     private final ExchangeRecord record;
     private final long startNanos;
+    /** When the exchange ended (System.nanoTime()); the client connection's idle time starts there. */
+    private long endNanos;
     private final boolean headRequest;
     private final boolean clientHttp11;
     private final String clientHost;
@@ -173,6 +175,11 @@ final class Exchange implements UpstreamListener {
         this.admission = limits.isEmpty() ? null : new Admission(snapshot.rateLimiters(), limits, route.name(), record.identity,
                 record.clientIp, request.headers(), ctx.executor(), connection.bucketMemo());
         this.metered = route.tokens().meter() || admission != null && admission.hasTokenRules();
+    }
+
+    /** When the exchange ended (System.nanoTime()); valid once it has called back {@code exchangeEnded}. */
+    long endNanos() {
+        return endNanos;
     }
 
     boolean requestComplete() {
@@ -405,13 +412,14 @@ final class Exchange implements UpstreamListener {
         addQuotaHeaders(h);
         record.status = response.status().code();
         record.bytesOut = response.content().readableBytes();
-        record.firstByteNanos = System.nanoTime() - startNanos;
+        long now = System.nanoTime();
+        record.firstByteNanos = now - startNanos;
         record.firstBodyNanos = record.firstByteNanos;
         record.chunksOut = 1;
         responseStarted = true;
         responseComplete = true;
         ChannelFuture written = ctx.writeAndFlush(response);
-        end();
+        end(now);
         connection.exchangeEnded(this, keepAlive, written); // which closes the connection after it unless keepAlive
     }
 
@@ -593,7 +601,7 @@ final class Exchange implements UpstreamListener {
 
     private void onLeased(UpstreamConnection c) {
         if (done) {
-            c.release(true); // never used by us, still clean
+            c.release(true, System.nanoTime()); // never used by us, still clean
             return;
         }
         upstreamConn = c;
@@ -610,7 +618,7 @@ final class Exchange implements UpstreamListener {
         }
         heldBody.limitReplay(upstream.config().replayBuffer());
         if (requestComplete) {
-            markRequestSent();
+            markRequestSent(System.nanoTime());
         }
         ch.flush();
         ch.read();
@@ -668,17 +676,16 @@ final class Exchange implements UpstreamListener {
         Channel ch = upstreamConn.channel();
         if (last) {
             ch.writeAndFlush(part, ch.voidPromise());
-            markRequestSent();
+            markRequestSent(lastBodyActivity);
         } else {
             ch.write(part, ch.voidPromise());
             upstreamNeedsFlush = true;
         }
     }
 
-    private void markRequestSent() {
+    private void markRequestSent(long now) {
         requestSent = true;
         if (!responseStarted) {
-            long now = System.nanoTime();
             firstByteDeadline = now + route.timeouts().firstByte().toNanos();
             Duration failover = route.timeouts().firstByteFailover();
             if (!failover.isZero() && failover.compareTo(route.timeouts().firstByte()) < 0) {
@@ -902,7 +909,7 @@ final class Exchange implements UpstreamListener {
         if (usage != null && requestSent && !responseStarted) {
             usage.clientLeft(); // the backend was working on it
         }
-        end();
+        end(System.nanoTime());
     }
 
     /** The connection's timer fired: enforce whichever deadline has passed, then ask for the next one. */
@@ -1008,7 +1015,7 @@ final class Exchange implements UpstreamListener {
         record.bytesOut = response.content().readableBytes();
         record.note = note;
         ChannelFuture written = ctx.writeAndFlush(response);
-        end();
+        end(System.nanoTime());
         connection.exchangeEnded(this, keepAlive, written); // which closes the connection after it unless keepAlive
     }
 
@@ -1018,12 +1025,15 @@ final class Exchange implements UpstreamListener {
         record.note = note;
         // An empty part pushes out what was already written before the close (close alone would drop it).
         ctx.writeAndFlush(new DefaultHttpContent(Unpooled.EMPTY_BUFFER)).addListener(ChannelFutureListener.CLOSE);
-        end();
+        end(System.nanoTime());
         connection.exchangeEnded(this, false, null);
     }
 
-    /** The whole response was relayed but for its last piece, which this writes and now owns. */
-    void finish(HttpContent last) {
+    /**
+     * The whole response was relayed but for its last piece, which this writes and now owns; {@code now} is when it
+     * arrived (System.nanoTime(), read once for the whole ending: the pool, the duration, the client's idle clock).
+     */
+    void finish(HttpContent last, long now) {
         responseComplete = true;
         ChannelFuture lastWrite = ctx.writeAndFlush(last);
         // An event stream can end by the backend closing the connection; one that ended inside an event was cut.
@@ -1034,9 +1044,9 @@ final class Exchange implements UpstreamListener {
         upstreamConn = null;
         if (c != null) {
             // Reusable only if both messages ended cleanly: a half-sent request would corrupt the next exchange.
-            c.release(upstreamKeepAlive && requestSent);
+            c.release(upstreamKeepAlive && requestSent, now);
         }
-        end();
+        end(now);
         connection.exchangeEnded(this, clientKeepAlive, lastWrite);
     }
 
@@ -1059,7 +1069,8 @@ final class Exchange implements UpstreamListener {
         }
     }
 
-    private void end() {
+    /** Ends the exchange at {@code now} (System.nanoTime()): its duration, and where the client's idle time starts. */
+    private void end(long now) {
         done = true;
         lease.end(); // no longer in flight for balancing, max_in_flight and the queue
         if (pendingAcquire != null) {
@@ -1074,7 +1085,8 @@ final class Exchange implements UpstreamListener {
         }
         settleTokens();
         heldBody.release();
-        record.durationNanos = System.nanoTime() - startNanos;
+        endNanos = now;
+        record.durationNanos = now - startNanos;
         if (relay.eventStream()) {
             gateway.streamEnded();
         }

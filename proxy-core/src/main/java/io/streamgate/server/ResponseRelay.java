@@ -138,7 +138,7 @@ final class ResponseRelay {
         }
         if (last) {
             lastClientWrite = now;
-            exchange.finish(part);
+            exchange.finish(part, now);
         } else if (n > 0) {
             lastClientWrite = now;
             ctx.write(part, ctx.voidPromise());

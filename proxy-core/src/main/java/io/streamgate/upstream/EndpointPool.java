@@ -176,7 +176,7 @@ public final class EndpointPool {
             health.record(done.isSuccess());
             if (done.isSuccess()) {
                 if (!promise.trySuccess(conn)) {
-                    release(conn, true); // the requester gave up meanwhile; keep the connection for others
+                    release(conn, true, System.nanoTime()); // the requester gave up meanwhile; keep the connection for others
                 }
             } else {
                 open--;
@@ -187,8 +187,8 @@ public final class EndpointPool {
         });
     }
 
-    /** Back from an exchange: to a waiter, to the idle stack, or closed. */
-    void release(UpstreamConnection c, boolean reusable) {
+    /** Back from an exchange at {@code now} (System.nanoTime()): to a waiter, to the idle stack, or closed. */
+    void release(UpstreamConnection c, boolean reusable, long now) {
         assert loop.inEventLoop();
         if (reusable && (config.maxRequestsPerConnection() == 0 || c.uses() < config.maxRequestsPerConnection())) {
             Waiter w;
@@ -200,7 +200,7 @@ public final class EndpointPool {
                 }
             }
             if (!retired) {
-                c.markIdle(System.nanoTime());
+                c.markIdle(now);
                 idle.addFirst(c);
                 scheduleEviction();
                 publish();

@@ -51,11 +51,14 @@ public final class UpstreamConnection extends ChannelInboundHandlerAdapter {
         channel.close();
     }
 
-    /** The exchange is over; {@code reusable} is false when the connection's state is uncertain. */
-    public void release(boolean reusable) {
+    /**
+     * The exchange is over at {@code now} (System.nanoTime(), which the caller has read already); {@code reusable} is
+     * false when the connection's state is uncertain.
+     */
+    public void release(boolean reusable, long now) {
         this.listener = null;
         // Bytes already read past the end of the response would be decoded as the next exchange's response.
-        pool.release(this, reusable && channel.isActive() && !decoder.hasUnreadBytes());
+        pool.release(this, reusable && channel.isActive() && !decoder.hasUnreadBytes(), now);
     }
 
     /** Starts an exchange on this leased connection (the pool itself knows nothing about exchanges). */
