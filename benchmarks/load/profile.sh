@@ -3,7 +3,8 @@
 # async-profiler (Java, JVM and kernel frames of every thread), nginx by perf (its workers, kernel and user), one
 # proxy after the other. Per proxy: CPU per request (or per streamed event) from /proc, split into the kernel, the
 # proxy's own code, its libraries and its runtime, in microseconds; for Streamgate also by thread and by the parts
-# of a typical configuration (access log, metrics, rate limit, clock reads), with the frames that cost the most.
+# of a typical configuration (access log, metrics, rate limit, clock reads), with the frames that cost the most,
+# and what it allocates per request or event.
 # The issue 7 question this answers: of the CPU we spend per request, how much is ours to change.
 #
 # Knobs (defaults in brackets):
@@ -12,7 +13,9 @@
 #   PROFILE [typical]: bare (access log off) or typical (perf.sh's profiles and configs)
 #   WARMUP [60] (seconds of the load per proxy before its profile)  DURATION [20] (seconds profiled)
 #   INTERVAL [1ms] (async-profiler's CPU sampling interval; perf samples nginx at 1 kHz per CPU)
-#   NGINX [1] (0: Streamgate only)  RESULTS_FILE [results/<date>-profile-<load>-<profile>.md]
+#   NGINX [1] (0: Streamgate only)  ALLOC [1] (1: a second run of DURATION through Streamgate with async-profiler's
+#   allocation sampling: bytes allocated per request or event, by class and by the code that allocates)
+#   RESULTS_FILE [results/<date>-profile-<load>-<profile>.md]
 #   ASYNC_PROFILER: libasyncProfiler.so (else the tools.profiler:async-profiler jar for this machine, 4.2, from the
 #   local Maven repository or fetched with mvn)
 #   STREAMGATE_JAVA [java], STREAMGATE_JAVA_OPTS, STREAMGATE_JAR, BENCH_JAR, KEEP_TMP (1 keeps the collapsed stacks,
@@ -29,6 +32,7 @@ WARMUP=${WARMUP:-60}
 DURATION=${DURATION:-20}
 INTERVAL=${INTERVAL:-1ms}
 NGINX=${NGINX:-1}
+ALLOC=${ALLOC:-1}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-64}
 WRK_THREADS=${WRK_THREADS:-2}
 STREAMS=${STREAMS:-2000}
@@ -156,6 +160,17 @@ agent "stop,file=$TMP/streamgate-flamegraph.html"
 SG_CPU_US=$(awk -v t=$(( t1 - t0 )) -v hz="$CLK_TCK" -v n="$sg_units" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}')
 log "  $sg_units ${UNIT}s, $SG_CPU_US µs of CPU per $UNIT"
 
+# The same load again, sampling allocations (TLAB refills and outside-TLAB allocations, weighted by their size, so
+# the totals estimate the bytes allocated).
+ALLOC_UNITS=0
+if [[ $ALLOC == 1 ]]; then
+    log "Streamgate: ${DURATION}s of $LOAD with allocation sampling"
+    agent "start,event=alloc,threads"
+    ALLOC_UNITS=$(run_load "$SG_PORT" "$DURATION" "$TMP/raw/load-sg-alloc.txt")
+    agent "stop,file=$TMP/streamgate-alloc.collapsed,collapsed,total"
+    log "  $ALLOC_UNITS ${UNIT}s"
+fi
+
 # ---- nginx under perf ---------------------------------------------------------------------------------------------
 NG_CPU_US=
 if [[ $NGINX == 1 ]]; then
@@ -180,10 +195,10 @@ fi
 
 # ---- the report ----------------------------------------------------------------------------------------------------
 python3 - "$TMP/streamgate.collapsed" "$SG_CPU_US" "${NG_CPU_US:-}" "$TMP/nginx-dso.txt" "$TMP/nginx-symbols.txt" \
-        "$UNIT" >"$TMP/report.md" <<'EOF'
+        "$UNIT" "$TMP/streamgate-alloc.collapsed" "$ALLOC_UNITS" >"$TMP/report.md" <<'EOF'
 import os, sys
 from collections import Counter
-collapsed, sg_us, ng_us, ng_dso, ng_sym, unit = sys.argv[1:7]
+collapsed, sg_us, ng_us, ng_dso, ng_sym, unit, alloc_file, alloc_units = sys.argv[1:9]
 sg_us = float(sg_us)
 total = 0
 layer, thread, part, own, clock_callers = Counter(), Counter(), Counter(), Counter(), Counter()
@@ -261,6 +276,25 @@ if ng_us and os.path.exists(ng_dso) and os.path.getsize(ng_dso) > 0:
     print('\nnginx\'s top symbols:\n\n```')
     print(open(ng_sym).read().rstrip())
     print('```')
+if int(alloc_units) > 0 and os.path.exists(alloc_file):
+    # Each stack ends with the allocated class; the innermost frame outside the JDK is the code that allocated it
+    # (a String's bytes are charged to the decoder that made the String, not to Arrays.copyOfRange).
+    by_class, by_site, bytes_total = Counter(), Counter(), 0
+    for line in open(alloc_file):
+        stack, _, n = line.rstrip('\n').rpartition(' ')
+        frames = stack.split(';')
+        n = int(n)
+        bytes_total += n
+        by_class[frames[-1].removesuffix('_[i]').removesuffix('_[k]')] += n
+        java = [f for f in frames[1:-1] if '/' in f and not f.startswith(('java/', 'jdk/', 'sun/'))]
+        by_site[java[-1] if java else '?'] += n
+    per = bytes_total / int(alloc_units)
+    print(f'\n### Streamgate\'s allocation (async-profiler, a second run of the load)\n')
+    print(f'About {per:,.0f} bytes allocated per {unit} ({bytes_total / 1e9:.2f} GB over {int(alloc_units):,} {unit}s).\n')
+    print(f'| allocated class | bytes per {unit} | share |\n|---|---:|---:|')
+    for k, n in by_class.most_common(15): print(f'| {k} | {n / int(alloc_units):,.0f} | {100 * n / bytes_total:.1f} % |')
+    print(f'\n| allocated in | bytes per {unit} | share |\n|---|---:|---:|')
+    for k, n in by_site.most_common(15): print(f'| {k} | {n / int(alloc_units):,.0f} | {100 * n / bytes_total:.1f} % |')
 EOF
 
 {
