@@ -447,10 +447,11 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
 
     /** @param unreadBody whether the answered request may still have bytes to come (which a close must outwait) */
     private void finishLocal(FullHttpResponse response, ExchangeRecord record, boolean close, boolean unreadBody) {
+        long now = System.nanoTime(); // the answer's end: its duration, and the start of the idle clock
         if (record != null) {
             record.status = response.status().code();
             record.bytesOut = response.content().readableBytes();
-            record.durationNanos = System.nanoTime() - record.durationNanos;
+            record.durationNanos = now - record.durationNanos;
             gateway.meters().exchangeEnded(record);
             AccessLog.log(record);
         }
@@ -461,7 +462,7 @@ final class ClientConnectionHandler extends ChannelInboundHandlerAdapter {
             releaseQueued();
         } else {
             startDiscarding(written);
-            becameIdle(System.nanoTime());
+            becameIdle(now);
         }
     }
 
